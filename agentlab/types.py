@@ -1,0 +1,151 @@
+"""Typed records that cross package boundaries.
+
+Everything that moves between llm/, sandbox/, tasks/, scoring/, budget/, store/ and the
+coordinator is one of these. They are frozen pydantic models: cheap to hash, safe to share
+between tasks, and serialisable as they are into the store.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class Record(BaseModel):
+    """Base for every boundary record: immutable, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- LLM records
+
+
+class Message(Record):
+    role: Role
+    content: str
+
+
+class Usage(Record):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
+        )
+
+
+class ChatRequest(Record):
+    """One chat-completion request, independent of the provider's wire format."""
+
+    model: str
+    messages: tuple[Message, ...]
+    temperature: float = 1.0
+    top_p: float | None = None
+    max_tokens: int = 1024
+    n: int = 1
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+
+
+class TokenLogprob(Record):
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+class Choice(Record):
+    index: int = 0
+    text: str
+    finish_reason: str | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
+
+
+class ChatResponse(Record):
+    """What a backend returns for one request (all ``n`` choices)."""
+
+    model: str
+    choices: tuple[Choice, ...]
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+
+
+class CallContext(Record):
+    """Who is calling: stored with every call so spend breaks down by stage and role."""
+
+    run_id: str = ""
+    role: str = ""
+    task_id: str = ""
+    sample: int = 0
+    step: int = 0
+
+
+class Cost(Record):
+    usd: float = 0.0
+    input_usd: float = 0.0
+    output_usd: float = 0.0
+    cached_usd: float = 0.0
+    gpu_seconds: float = 0.0
+    sandbox_seconds: float = 0.0
+
+
+# ----------------------------------------------------------------------- sandbox records
+
+
+class SandboxSpec(Record):
+    """What to start: an image and the limits it runs under."""
+
+    image: str
+    run_id: str = "adhoc"
+    cpus: float = 1.0
+    memory_mb: int = 1024
+    pids_limit: int = 256
+    tmp_mb: int = 512
+    network: bool = False
+    workdir: str = "/"
+    ttl_s: float = 3600.0
+    output_cap_bytes: int = 4 * 1024 * 1024
+    env: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class ExecResult(Record):
+    """The outcome of one command in a sandbox. Output is capped and decoded leniently."""
+
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    timed_out: bool = False
+    oom_killed: bool = False
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
+
+
+# ------------------------------------------------------------------------- task records
+
+
+class TestStatus(Record):
+    test_id: str
+    status: Literal["PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL"]
+
+
+class Candidate(Record):
+    """A proposed solution of one task: a diff (SWE-style) or a completion, plus its test."""
+
+    task_id: str
+    source: str = ""
+    sample: int = 0
+    patch: str = ""
+    test: str = ""
