@@ -137,6 +137,8 @@ class ExecResult(Record):
 
 
 class TestStatus(Record):
+    __test__ = False  # not a pytest test class, despite the name
+
     test_id: str
     status: Literal["PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL"]
 

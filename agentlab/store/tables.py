@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 def _run_fk(nullable: bool = False) -> Column[str]:
@@ -115,6 +115,7 @@ class Evaluation(SQLModel, table=True):
 class TestResultRow(SQLModel, table=True):
     """One test's status inside one evaluation."""
 
+    __test__ = False  # not a pytest test class, despite the name
     __tablename__ = "test_result"
     __table_args__ = (Index("ix_test_result_eval", "evaluation_id"),)
 
