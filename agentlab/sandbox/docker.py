@@ -1,0 +1,632 @@
+"""Docker backend: the only module that imports the ``docker`` SDK.
+
+Every blocking SDK call goes through ``asyncio.to_thread``; every docker/requests error is
+mapped to :mod:`agentlab.errors` here. An exec is one ``exec_create`` + ``exec_start`` (a
+hijacked socket we read frame by frame, keeping at most the output cap) + ``exec_inspect`` —
+the same three round trips as the SDK's own ``exec_run``, so the overhead stays near the floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import socket
+import struct
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import docker
+import docker.errors as derr
+import requests
+
+from agentlab.errors import SandboxDiedError, SandboxError, SandboxUnavailableError
+from agentlab.sandbox import cleanup
+from agentlab.sandbox.common import (
+    CREATED_AT,
+    EXEC_MARKER,
+    OWNER_HOST,
+    OWNER_PID,
+    RUN_ID,
+    TTL,
+    CappedBuffer,
+    make_labels,
+    merged_env,
+    pid_alive,
+    to_argv,
+    with_timeout,
+)
+from agentlab.types import ExecResult, SandboxSpec
+
+log = logging.getLogger(__name__)
+
+HOW_TO_START = (
+    "start one with `sudo dockerd &` (Debian: `apt-get install docker.io`) or point DOCKER_HOST "
+    "at a running engine"
+)
+_ENGINE_ERRORS = (derr.DockerException, requests.exceptions.RequestException, OSError)
+_READ_CHUNK = 1 << 16
+
+
+class _HostTimeout(Exception):
+    """The exec did not finish within timeout + grace, seen from the host."""
+
+
+# ------------------------------------------------------------------------------ engine
+
+
+def connect(base_url: str | None = None, timeout: float = 60.0) -> docker.DockerClient:
+    """A client for the engine at ``base_url`` (default: DOCKER_HOST / the local socket).
+
+    Raises SandboxUnavailableError in one line when no engine answers.
+    """
+    try:
+        if base_url:
+            client = docker.DockerClient(
+                base_url=base_url, version="auto", timeout=int(timeout), max_pool_size=64
+            )
+        else:
+            client = docker.from_env(version="auto", timeout=int(timeout), max_pool_size=64)
+        client.ping()
+    except _ENGINE_ERRORS as exc:
+        where = base_url or "DOCKER_HOST or the local socket"
+        raise SandboxUnavailableError(
+            f"no Docker engine answers at {where}: {HOW_TO_START}"
+        ) from exc
+    return client
+
+
+@contextlib.contextmanager
+def _mapped(what: str) -> Iterator[None]:
+    """Turn docker/requests errors into agentlab's, naming what we were doing."""
+    try:
+        yield
+    except derr.ImageNotFound as exc:
+        raise SandboxUnavailableError(
+            f"{what}: image not found ({exc.explanation}); build it first, e.g. "
+            "`agentlab sandbox build-base`"
+        ) from exc
+    except derr.NotFound as exc:
+        raise SandboxDiedError(f"{what}: the container is gone ({exc.explanation})") from exc
+    except derr.APIError as exc:
+        raise SandboxError(f"{what}: engine refused ({exc.explanation})") from exc
+    except _ENGINE_ERRORS as exc:
+        raise SandboxUnavailableError(
+            f"{what}: engine unreachable ({exc}); {HOW_TO_START}"
+        ) from exc
+
+
+# ------------------------------------------------------------------------------ backend
+
+
+class DockerBackend:
+    """Starts sandboxes as Docker containers with limits, labels and a TTL."""
+
+    name = "docker"
+
+    def __init__(self, base_url: str | None = None, *, exec_grace_s: float = 5.0) -> None:
+        self._base_url = base_url
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+        self.exec_grace_s = exec_grace_s
+
+    def client(self) -> docker.DockerClient:
+        """The shared SDK client, connected on first use (blocking; call via to_thread)."""
+        with self._lock:
+            if self._client is None:
+                self._client = connect(self._base_url)
+            return self._client
+
+    @contextlib.asynccontextmanager
+    async def open(self, spec: SandboxSpec) -> AsyncIterator[DockerSandbox]:
+        """Start a container for ``spec``; it is removed however the block ends."""
+        client = await asyncio.to_thread(self.client)
+        # We name the container ourselves so that even a create cut short by cancellation
+        # leaves something we can find and remove.
+        name = f"agentlab-{uuid.uuid4().hex[:16]}"
+        remove = _remover(client, name)
+        cleanup.register(name, remove)
+        try:
+            cid = await asyncio.to_thread(_create, client, spec, name)
+            yield DockerSandbox(client, cid, spec, grace_s=self.exec_grace_s)
+        finally:
+            removal = asyncio.ensure_future(asyncio.to_thread(remove))
+            try:
+                await asyncio.shield(removal)
+            except asyncio.CancelledError:
+                # Cancelled again while removing: the thread finishes the job regardless.
+                await asyncio.wait([removal])
+                raise
+            finally:
+                cleanup.unregister(name)
+
+
+def _remover(client: docker.DockerClient, name: str) -> Any:
+    def remove() -> None:
+        try:
+            client.api.remove_container(name, force=True, v=True)
+        except derr.NotFound:
+            pass
+        except derr.APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                raise
+
+    return remove
+
+
+def _create(client: docker.DockerClient, spec: SandboxSpec, name: str) -> str:
+    kwargs: dict[str, Any] = {
+        "name": name,
+        # PID 1 is docker's init (tini) reaping zombies; `sleep` ends the container after the
+        # TTL even if no one ever removes it, and auto_remove then deletes it.
+        "command": ["sleep", f"{max(int(spec.ttl_s), 1)}"],
+        "init": True,
+        "auto_remove": True,
+        "detach": True,
+        "labels": make_labels(spec),
+        "environment": dict(spec.env),
+        "working_dir": spec.workdir,
+        "nano_cpus": int(spec.cpus * 1e9),
+        "mem_limit": f"{spec.memory_mb}m",
+        "memswap_limit": f"{spec.memory_mb}m",  # equal to memory: no swap
+        "pids_limit": spec.pids_limit,
+        "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={spec.tmp_mb}m,mode=1777"},
+        "security_opt": ["no-new-privileges"],
+        "network_mode": "bridge" if spec.network else "none",
+    }
+    with _mapped(f"starting a sandbox from {spec.image!r}"):
+        try:
+            container = client.containers.run(spec.image, **kwargs)
+        except derr.ImageNotFound as exc:
+            raise SandboxUnavailableError(
+                f"image {spec.image!r} is not present; build it first "
+                "(`agentlab sandbox build-base` for the base image)"
+            ) from exc
+    return str(container.id)
+
+
+# ------------------------------------------------------------------------------ sandbox
+
+
+class DockerSandbox:
+    """One running container. Methods are safe to call concurrently from many tasks."""
+
+    def __init__(
+        self, client: docker.DockerClient, cid: str, spec: SandboxSpec, *, grace_s: float
+    ) -> None:
+        self._client = client
+        self._api = client.api
+        self._cid = cid
+        self.spec = spec
+        self._grace_s = grace_s
+        self._oom_kills = 0
+
+    @property
+    def id(self) -> str:
+        return self._cid
+
+    async def exec(
+        self,
+        cmd: str | Sequence[str],
+        *,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: bytes | str | None = None,
+    ) -> ExecResult:
+        """Run ``cmd``; see :class:`agentlab.protocols.Sandbox`."""
+        argv = with_timeout(to_argv(cmd), timeout)
+        marker = uuid.uuid4().hex
+        full_env = merged_env(env, {EXEC_MARKER: marker})
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        deadline = None if timeout is None else timeout + self._grace_s
+        started = time.monotonic()
+        code, out, err = await asyncio.to_thread(self._run, argv, full_env, cwd, data, deadline)
+        duration = time.monotonic() - started
+        timed_out = code is None or (
+            timeout is not None and code in (124, 137) and duration >= timeout
+        )
+        if code is None:  # the in-container timeout failed us; kill the tree from here
+            await asyncio.to_thread(self._kill_marked, marker)
+        oom = False
+        if code == 137 and not timed_out:
+            oom = await asyncio.to_thread(self._oom_happened)
+        return ExecResult(
+            exit_code=124 if timed_out else int(code if code is not None else 124),
+            stdout=out.text(),
+            stderr=err.text(),
+            duration_s=duration,
+            timed_out=timed_out,
+            oom_killed=oom,
+            truncated=out.truncated or err.truncated,
+        )
+
+    def _run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        stdin: bytes | None,
+        deadline_s: float | None,
+    ) -> tuple[int | None, CappedBuffer, CappedBuffer]:
+        cap = self.spec.output_cap_bytes
+        out, err = CappedBuffer(cap), CappedBuffer(cap)
+        with _mapped("exec in sandbox"):
+            exec_id = self._api.exec_create(
+                self._cid, argv, stdin=stdin is not None, environment=env, workdir=cwd
+            )["Id"]
+            conn = self._api.exec_start(exec_id, socket=True)
+            raw: socket.socket = getattr(conn, "_sock", conn)
+            end = None if deadline_s is None else time.monotonic() + deadline_s
+            try:
+                if stdin is not None:
+                    _feed_stdin(raw, stdin)
+                _read_frames(raw, end, out, err)
+            except _HostTimeout:
+                return None, out, err
+            finally:
+                conn.close()
+            return self._exit_code(exec_id), out, err
+
+    def _exit_code(self, exec_id: str) -> int:
+        for _ in range(200):
+            info = self._api.exec_inspect(exec_id)
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                return int(info["ExitCode"])
+            time.sleep(0.005)  # the stream can close a moment before the exit is recorded
+        raise SandboxDiedError(f"exec {exec_id[:12]} never reported an exit code")
+
+    def _kill_marked(self, marker: str) -> None:
+        """SIGKILL every process whose environment carries this exec's marker."""
+        script = (
+            f"for p in /proc/[0-9]*; do grep -qsz '{EXEC_MARKER}={marker}' $p/environ "
+            "&& kill -9 ${p#/proc/} 2>/dev/null; done; true"
+        )
+        try:
+            with _mapped("killing a timed-out exec"):
+                exec_id = self._api.exec_create(self._cid, ["sh", "-c", script])["Id"]
+                self._api.exec_start(exec_id)
+                if self._api.exec_inspect(exec_id).get("ExitCode") == 0:
+                    return
+        except SandboxError as exc:
+            log.warning("host-side kill failed (%s); restarting the container", exc)
+        # Cannot even start a process (e.g. the pids limit is exhausted): restart the
+        # container, which kills everything in it. Files on the root survive; /tmp does not.
+        with _mapped("restarting a wedged sandbox"):
+            self._api.restart(self._cid, timeout=0)
+
+    def _oom_happened(self) -> bool:
+        """Whether the memory cgroup's OOM-kill counter rose since we last looked."""
+        probe = (
+            "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events "
+            "2>/dev/null; true"
+        )
+        try:
+            with _mapped("reading OOM events"):
+                exec_id = self._api.exec_create(self._cid, ["sh", "-c", probe])["Id"]
+                text = self._api.exec_start(exec_id).decode("utf-8", "replace")
+        except SandboxError:
+            text = ""
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                count = int(value)
+                rose = count > self._oom_kills
+                self._oom_kills = count
+                return rose
+        with _mapped("inspecting the container"):  # no cgroup view: ask the engine
+            state = self._api.inspect_container(self._cid)["State"]
+        return bool(state.get("OOMKilled"))
+
+    async def read_file(self, path: str) -> bytes:
+        """The bytes of one file in the sandbox."""
+        return await asyncio.to_thread(self._read_file, path)
+
+    def _read_file(self, path: str) -> bytes:
+        with _mapped(f"reading {path}"):
+            stream, _ = self._api.get_archive(self._cid, path)
+            buf = io.BytesIO(b"".join(stream))
+        with tarfile.open(fileobj=buf) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                raise SandboxError(f"reading {path}: not a regular file")
+            handle = tar.extractfile(member)
+            assert handle is not None
+            return handle.read()
+
+    async def write_file(self, path: str, data: bytes | str, *, mode: int = 0o644) -> None:
+        """Create or replace one file (parent directories are created)."""
+        payload = data.encode() if isinstance(data, str) else data
+        await asyncio.to_thread(self._write_file, path, payload, mode)
+
+    def _write_file(self, path: str, data: bytes, mode: int) -> None:
+        target = PurePosixPath(path)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(target.name)
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+        self._put(str(target.parent), buf.getvalue())
+
+    def _put(self, parent: str, archive: bytes) -> None:
+        with _mapped(f"writing into {parent}"):
+            self._mkdir(parent)
+            if not self._api.put_archive(self._cid, parent, archive):
+                raise SandboxError(f"writing into {parent}: the engine refused the archive")
+
+    def _mkdir(self, path: str) -> None:
+        exec_id = self._api.exec_create(self._cid, ["mkdir", "-p", path])["Id"]
+        self._api.exec_start(exec_id)
+
+    async def copy_in(self, src: Path, dest: str) -> None:
+        """Copy a host file or tree to ``dest`` (the tree's contents land in ``dest``)."""
+        await asyncio.to_thread(self._copy_in, Path(src), dest)
+
+    def _copy_in(self, src: Path, dest: str) -> None:
+        if not src.exists():
+            raise FileNotFoundError(f"copy_in: {src} does not exist on the host")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            if src.is_dir():
+                for child in sorted(src.iterdir()):
+                    tar.add(child, arcname=child.name)
+                parent = dest
+            else:
+                tar.add(src, arcname=PurePosixPath(dest).name)
+                parent = str(PurePosixPath(dest).parent)
+        self._put(parent, buf.getvalue())
+
+    async def copy_out(self, src: str, dest: Path) -> None:
+        """Copy a file or tree from the sandbox to ``dest`` on the host."""
+        await asyncio.to_thread(self._copy_out, src, Path(dest))
+
+    def _copy_out(self, src: str, dest: Path) -> None:
+        with _mapped(f"copying {src} out"), tempfile_spool() as spool:
+            stream, _stat = self._api.get_archive(self._cid, src)
+            for chunk in stream:
+                spool.write(chunk)
+            spool.seek(0)
+            with tarfile.open(fileobj=spool) as tar:
+                _extract(tar, PurePosixPath(src).name, dest)
+
+
+@contextlib.contextmanager
+def tempfile_spool() -> Iterator[Any]:
+    """A spool that moves to disk past 32 MB so large trees do not sit in memory."""
+    import tempfile
+
+    with tempfile.SpooledTemporaryFile(max_size=32 << 20) as spool:
+        yield spool
+
+
+def _extract(tar: tarfile.TarFile, top: str, dest: Path) -> None:
+    """Extract the archive of ``top`` so that ``dest`` becomes that file or directory."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for member in tar.getmembers():
+        rel = PurePosixPath(member.name).relative_to(top)
+        if ".." in rel.parts:
+            raise SandboxError(f"copy_out: refusing path {member.name!r} outside the tree")
+        member.name = str(rel)
+        target = dest / rel
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif member.isfile():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle = tar.extractfile(member)
+            assert handle is not None
+            target.write_bytes(handle.read())
+            target.chmod(member.mode & 0o777)
+        elif member.issym():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)
+            target.symlink_to(member.linkname)
+
+
+# ------------------------------------------------------------------------------ exec I/O
+
+
+def _feed_stdin(raw: socket.socket, data: bytes) -> None:
+    """Write stdin from a helper thread, so a chatty command cannot deadlock us, then EOF."""
+
+    def write() -> None:
+        with contextlib.suppress(OSError):
+            raw.sendall(data)
+            raw.shutdown(socket.SHUT_WR)
+
+    threading.Thread(target=write, daemon=True, name="agentlab-stdin").start()
+
+
+def _read_frames(
+    raw: socket.socket, end: float | None, out: CappedBuffer, err: CappedBuffer
+) -> None:
+    """Demultiplex docker's framed stream (8-byte header: stream id, size) into two buffers."""
+    buf = bytearray()
+    need: int | None = None  # payload size of the frame being read, once its header is in
+    sink = out
+    while True:
+        if end is not None:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise _HostTimeout
+            raw.settimeout(left)
+        try:
+            chunk = raw.recv(_READ_CHUNK)
+        except TimeoutError as exc:
+            raise _HostTimeout from exc
+        if not chunk:
+            return
+        buf += chunk
+        while True:
+            if need is None:
+                if len(buf) < 8:
+                    break
+                sink = err if buf[0] == 2 else out
+                (need,) = struct.unpack(">I", buf[4:8])
+                del buf[:8]
+            take = min(need, len(buf))
+            if take:
+                sink.feed(memoryview(buf)[:take])
+                del buf[:take]
+                need -= take
+            if need:
+                break
+            need = None
+
+
+# ------------------------------------------------------------------------------ janitor
+
+
+def gc(
+    ttl_s: float | None = None, *, everything: bool = False, base_url: str | None = None
+) -> list[str]:
+    """Remove agentlab containers left behind; returns the names removed (blocking).
+
+    A container goes if ``everything`` is set, if it has stopped, if its owner process is
+    gone (when it was started on this host), or if it is older than ``ttl_s`` (default: the
+    TTL it was labelled with).
+    """
+    client = connect(base_url)
+    host = socket.gethostname()
+    now = time.time()
+    removed: list[str] = []
+    with _mapped("listing agentlab containers"):
+        containers = client.api.containers(all=True, filters={"label": RUN_ID})
+    for info in containers:
+        labels: dict[str, str] = info.get("Labels") or {}
+        name = (info.get("Names") or ["/" + info["Id"][:12]])[0].lstrip("/")
+        if everything or _stale(info, labels, host, now, ttl_s):
+            try:
+                _remover(client, info["Id"])()
+                removed.append(name)
+            except _ENGINE_ERRORS as exc:
+                log.warning("gc: could not remove %s: %s", name, exc)
+    return removed
+
+
+def _stale(
+    info: dict[str, Any], labels: dict[str, str], host: str, now: float, ttl_s: float | None
+) -> bool:
+    if info.get("State") not in ("running", "created", "restarting", "paused"):
+        return True
+    try:
+        pid = int(labels.get(OWNER_PID, "0"))
+        created = float(labels.get(CREATED_AT, "0"))
+        ttl = ttl_s if ttl_s is not None else float(labels.get(TTL, "0"))
+    except ValueError:
+        return True  # labels we did not write: not ours to trust, reap it
+    if labels.get(OWNER_HOST) == host and pid and not pid_alive(pid):
+        return True
+    return ttl > 0 and now - created > ttl
+
+
+# ------------------------------------------------------------------------------ images
+# Blocking helpers for agentlab.sandbox.images, which owns the policy (what to build, tags).
+
+
+def image_exists(tag: str, base_url: str | None = None) -> bool:
+    """Whether the engine has an image with this tag (blocking)."""
+    client = connect(base_url)
+    try:
+        client.api.inspect_image(tag)
+    except derr.ImageNotFound:
+        return False
+    except derr.NotFound:
+        return False
+    return True
+
+
+def try_pull(image: str, base_url: str | None = None) -> bool:
+    """Pull ``image`` if no copy is present; False when no registry answers (blocking)."""
+    if image_exists(image, base_url):
+        return True
+    client = connect(base_url)
+    try:
+        client.api.pull(image)
+    except _ENGINE_ERRORS as exc:
+        log.info("cannot pull %s: %s", image, exc)
+        return False
+    return True
+
+
+def import_rootfs(
+    chunks: Iterator[bytes], tag: str, changes: Sequence[str], base_url: str | None = None
+) -> str:
+    """``docker import`` a streamed root-filesystem tarball as ``tag`` (blocking)."""
+    client = connect(base_url)
+    repo, _, version = tag.rpartition(":")
+    with _mapped(f"importing {tag}"):
+        client.api.import_image_from_stream(
+            chunks, repository=repo, tag=version, changes=list(changes)
+        )
+    if not image_exists(tag, base_url):
+        raise SandboxError(f"importing {tag}: the engine did not create the image")
+    return tag
+
+
+def build_context(
+    context: bytes,
+    tag: str,
+    *,
+    labels: Mapping[str, str],
+    network: bool,
+    base_url: str | None = None,
+    timeout_s: float = 3600.0,
+) -> str:
+    """``docker build`` from an in-memory tar context holding a Dockerfile (blocking)."""
+    client = connect(base_url, timeout=timeout_s)
+    log_tail: list[str] = []
+    with _mapped(f"building {tag}"):
+        for item in client.api.build(
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            tag=tag,
+            labels=dict(labels),
+            network_mode="bridge" if network else "none",
+            rm=True,
+            forcerm=True,
+            decode=True,
+        ):
+            if "stream" in item:
+                log_tail = [*log_tail[-30:], str(item["stream"]).rstrip()]
+            if "error" in item:
+                tail = "\n".join(log_tail[-15:])
+                raise SandboxError(f"building {tag} failed: {item['error']}\n{tail}")
+    return tag
+
+
+def list_images(prefix: str = "agentlab/", base_url: str | None = None) -> list[dict[str, Any]]:
+    """Images whose tags start with ``prefix``: tag, id, size (bytes), created (unix time)."""
+    client = connect(base_url)
+    rows: list[dict[str, Any]] = []
+    with _mapped("listing images"):
+        for info in client.api.images():
+            for tag in info.get("RepoTags") or []:
+                if tag.startswith(prefix):
+                    rows.append(
+                        {
+                            "tag": tag,
+                            "id": info["Id"],
+                            "size": int(info.get("Size", 0)),
+                            "created": float(info.get("Created", 0)),
+                        }
+                    )
+    return rows
+
+
+def remove_image(tag: str, base_url: str | None = None) -> bool:
+    """Remove one image tag; False if an existing container still uses it (blocking)."""
+    client = connect(base_url)
+    try:
+        client.api.remove_image(tag)
+    except derr.ImageNotFound:
+        return True
+    except derr.APIError as exc:
+        log.warning("cannot remove %s: %s", tag, exc.explanation)
+        return False
+    return True
