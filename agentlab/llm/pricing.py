@@ -1,0 +1,127 @@
+"""The pricing table (``configs/pricing.yaml``) and what one call costs.
+
+Three kinds of price, told apart by ``kind``:
+
+- ``api``: dollars per million input, output and cached-input tokens;
+- ``gpu``: a self-hosted endpoint, priced as ``gpus`` GPUs at ``gpu_hour_usd`` each serving
+  ``tokens_per_s`` tokens per second in aggregate (a call's share is its tokens over that rate);
+- ``cpu``: the local model, the same idea at a CPU-hour price.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agentlab.errors import ConfigError
+from agentlab.types import Cost, Usage
+
+_M = 1_000_000
+
+
+class _Price(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ApiPrice(_Price):
+    kind: Literal["api"] = "api"
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_per_mtok: float | None = Field(None, ge=0, description="Defaults to the input price.")
+
+    def cost(self, usage: Usage) -> Cost:
+        cached_rate = self.input_per_mtok if self.cached_per_mtok is None else self.cached_per_mtok
+        fresh = usage.prompt_tokens - usage.cached_prompt_tokens
+        inp = fresh * self.input_per_mtok / _M
+        cached = usage.cached_prompt_tokens * cached_rate / _M
+        out = usage.completion_tokens * self.output_per_mtok / _M
+        return Cost(usd=inp + cached + out, input_usd=inp, output_usd=out, cached_usd=cached)
+
+    def ceiling(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """The most a call of this size can cost (all prompt tokens uncached)."""
+        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / _M
+
+
+class _Throughput(_Price):
+    tokens_per_s: float = Field(gt=0, description="Measured aggregate tokens/s of the server.")
+
+    def _hourly(self) -> float:
+        raise NotImplementedError
+
+    def _gpus(self) -> int:
+        return 0
+
+    def _seconds(self, tokens: int) -> float:
+        return tokens / self.tokens_per_s
+
+    def cost(self, usage: Usage) -> Cost:
+        seconds = self._seconds(usage.prompt_tokens + usage.completion_tokens)
+        usd = seconds * self._hourly() / 3600
+        return Cost(usd=usd, gpu_seconds=seconds * self._gpus())
+
+    def ceiling(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return self._seconds(prompt_tokens + completion_tokens) * self._hourly() / 3600
+
+
+class GpuPrice(_Throughput):
+    kind: Literal["gpu"] = "gpu"
+    gpu_hour_usd: float = Field(ge=0)
+    gpus: int = Field(1, ge=1)
+
+    def _hourly(self) -> float:
+        return self.gpu_hour_usd * self.gpus
+
+    def _gpus(self) -> int:
+        return self.gpus
+
+
+class CpuPrice(_Throughput):
+    kind: Literal["cpu"] = "cpu"
+    cpu_hour_usd: float = Field(ge=0)
+    cpus: int = Field(1, ge=1)
+
+    def _hourly(self) -> float:
+        return self.cpu_hour_usd * self.cpus
+
+
+ModelPrice = Annotated[ApiPrice | GpuPrice | CpuPrice, Field(discriminator="kind")]
+FREE = ApiPrice(input_per_mtok=0, output_per_mtok=0)
+
+
+class PricingTable(BaseModel):
+    """A versioned table of prices by model (or endpoint) name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str = Field(min_length=1)
+    currency: Literal["USD"] = "USD"
+    models: dict[str, ModelPrice]
+
+    def price(self, key: str) -> ApiPrice | GpuPrice | CpuPrice:
+        """The price for ``key``; ConfigError naming the key when it is missing."""
+        try:
+            return self.models[key]
+        except KeyError:
+            raise ConfigError(
+                f"pricing {self.version}: no price for {key!r}; add it under `models:` in "
+                "pricing.yaml or set `price:` on the endpoint to an existing entry"
+            ) from None
+
+
+def load_pricing(path: str | Path) -> PricingTable:
+    """Load and validate a pricing YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+        return PricingTable.model_validate(data)
+    except OSError as exc:
+        raise ConfigError(f"pricing file {path}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"pricing file {path}: not valid YAML ({exc})") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "<root>"
+        raise ConfigError(f"pricing file {path}: {where}: {err['msg']}") from exc
