@@ -161,34 +161,40 @@ def _remover(client: docker.DockerClient, name: str) -> Any:
 
 
 def _create(client: docker.DockerClient, spec: SandboxSpec, name: str) -> str:
-    kwargs: dict[str, Any] = {
-        "name": name,
-        # PID 1 is docker's init (tini) reaping zombies; `sleep` ends the container after the
-        # TTL even if no one ever removes it, and auto_remove then deletes it.
-        "command": ["sleep", f"{max(int(spec.ttl_s), 1)}"],
-        "init": True,
-        "auto_remove": True,
-        "detach": True,
-        "labels": make_labels(spec),
-        "environment": dict(spec.env),
-        "working_dir": spec.workdir,
-        "nano_cpus": int(spec.cpus * 1e9),
-        "mem_limit": f"{spec.memory_mb}m",
-        "memswap_limit": f"{spec.memory_mb}m",  # equal to memory: no swap
-        "pids_limit": spec.pids_limit,
-        "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={spec.tmp_mb}m,mode=1777"},
-        "security_opt": ["no-new-privileges"],
-        "network_mode": "bridge" if spec.network else "none",
-    }
+    api = client.api
+    host_config = api.create_host_config(
+        init=True,  # docker's tini as PID 1 reaps zombies
+        auto_remove=True,
+        nano_cpus=int(spec.cpus * 1e9),
+        mem_limit=f"{spec.memory_mb}m",
+        memswap_limit=f"{spec.memory_mb}m",  # equal to memory: no swap
+        pids_limit=spec.pids_limit,
+        tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={spec.tmp_mb}m,mode=1777"},
+        security_opt=["no-new-privileges"],
+        network_mode="bridge" if spec.network else "none",
+    )
+    # Low-level create: unlike containers.run it never pulls, so a missing image is an error
+    # here rather than a request to some registry.
     with _mapped(f"starting a sandbox from {spec.image!r}"):
         try:
-            container = client.containers.run(spec.image, **kwargs)
+            created = api.create_container(
+                spec.image,
+                # `sleep` ends the container after the TTL even if no one removes it, and
+                # auto_remove then deletes it.
+                command=["sleep", f"{max(int(spec.ttl_s), 1)}"],
+                name=name,
+                labels=make_labels(spec),
+                environment=dict(spec.env),
+                working_dir=spec.workdir,
+                host_config=host_config,
+            )
         except derr.ImageNotFound as exc:
             raise SandboxUnavailableError(
                 f"image {spec.image!r} is not present; build it first "
                 "(`agentlab sandbox build-base` for the base image)"
             ) from exc
-    return str(container.id)
+        api.start(created["Id"])
+    return str(created["Id"])
 
 
 # ------------------------------------------------------------------------------ sandbox
