@@ -134,8 +134,10 @@ def _edit(root: Path, edit: dict[str, str], *, reverse: bool = False) -> None:
     # YAML block scalars lose the code's indentation: try the usual indent levels.
     for indent in range(0, 17, 4):
         old_i, new_i = _indented(old, indent), _indented(new, indent)
-        if text.count(old_i) == 1:
-            path.write_text(text.replace(old_i, new_i))
+        starts = [m.start() for m in re.finditer(re.escape(old_i), text)]
+        starts = [i for i in starts if i == 0 or text[i - 1] == "\n"]  # whole lines only
+        if len(starts) == 1:
+            path.write_text(text[: starts[0]] + new_i + text[starts[0] + len(old_i) :])
             return
     raise BuildError(f"{edit['file']}: expected exactly one match of {old[:60]!r}")
 
