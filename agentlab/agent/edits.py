@@ -84,12 +84,22 @@ def _path_before(lines: Sequence[str], at: int) -> str:
         path = candidate.strip("`*'\" ").removeprefix("a/").removeprefix("b/")
         path = re.sub(r"^(file|path)\s*:\s*", "", path, flags=re.IGNORECASE)
         if path and " " not in path and not _REPLACE.match(candidate):
-            return path.removeprefix("./")
+            return _safe_path(path.removeprefix("./"))
         break
     raise ReplyFormatError(
         f"line {at + 1}: the `<<<<<<< SEARCH` block has no file path on the line before it; "
         "put the file's path, relative to the repository root, alone on that line"
     )
+
+
+def _safe_path(path: str) -> str:
+    # The path becomes a file name in a sandbox and in a diff: keep it inside the repository.
+    if path.startswith(("/", "~")) or ".." in path.split("/") or "\\" in path:
+        raise ReplyFormatError(
+            f"the edit block path {path!r} is not inside the repository; give the path "
+            "relative to the repository root, without .. or a leading /"
+        )
+    return path
 
 
 def _section(

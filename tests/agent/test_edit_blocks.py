@@ -56,6 +56,10 @@ def test_parse_errors_read_as_instructions() -> None:
         parse_edit_blocks("f.py\n<<<<<<< SEARCH\na\n=======\nb\n")
     with pytest.raises(ReplyFormatError, match="without a `<<<<<<< SEARCH`"):
         parse_edit_blocks("f.py\na\n=======\nb\n>>>>>>> REPLACE\n")
+    with pytest.raises(ReplyFormatError, match="not inside the repository"):
+        parse_edit_blocks("../etc/passwd\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n")
+    with pytest.raises(ReplyFormatError, match="not inside the repository"):
+        parse_edit_blocks("/etc/passwd\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n")
     with pytest.raises(ReplyFormatError, match="no edit blocks found"):
         diff_from_reply({"f.py": "a\n"}, "Looks fine to me.")
 
