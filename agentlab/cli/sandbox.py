@@ -37,11 +37,12 @@ def gc_cmd(
     all_: Annotated[
         bool, typer.Option("--all", help="Remove every agentlab container, live or not.")
     ] = False,
+    run_id: Annotated[str | None, typer.Option(help="Only this run's containers.")] = None,
 ) -> None:
     """Remove agentlab containers whose owner is gone, that stopped, or that outlived a TTL."""
     from agentlab.sandbox.docker import gc
 
-    removed = gc(ttl, everything=all_)
+    removed = gc(ttl, everything=all_, run_id=run_id)
     for name in removed:
         console.print(f"removed {name}")
     console.print(f"[dim]{len(removed)} container(s) removed[/]")

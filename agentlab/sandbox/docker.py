@@ -489,20 +489,25 @@ def _read_frames(
 
 
 def gc(
-    ttl_s: float | None = None, *, everything: bool = False, base_url: str | None = None
+    ttl_s: float | None = None,
+    *,
+    everything: bool = False,
+    run_id: str | None = None,
+    base_url: str | None = None,
 ) -> list[str]:
     """Remove agentlab containers left behind; returns the names removed (blocking).
 
     A container goes if ``everything`` is set, if it has stopped, if its owner process is
     gone (when it was started on this host), or if it is older than ``ttl_s`` (default: the
-    TTL it was labelled with).
+    TTL it was labelled with). ``run_id`` limits it to one run's containers.
     """
     client = connect(base_url)
     host = socket.gethostname()
     now = time.time()
     removed: list[str] = []
     with _mapped("listing agentlab containers"):
-        containers = client.api.containers(all=True, filters={"label": RUN_ID})
+        label = RUN_ID if run_id is None else f"{RUN_ID}={run_id}"
+        containers = client.api.containers(all=True, filters={"label": label})
     for info in containers:
         labels: dict[str, str] = info.get("Labels") or {}
         name = (info.get("Names") or ["/" + info["Id"][:12]])[0].lstrip("/")
