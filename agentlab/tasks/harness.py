@@ -213,7 +213,7 @@ async def run_in_sandbox(
     patch = prediction.patch or ""
     script = scripts.eval_script(instance, spec, strict=config.strict, timeout=config.timeout)
     logs = EvalLogs(patch=patch, eval_sh=script)
-    await sandbox.exec(["mkdir", "-p", scripts.WORK, reporters.REPORTER_DIR])
+    await sandbox.exec(["mkdir", "-p", scripts.WORK, reporters.NONCE_DIR])
     await sandbox.write_file(scripts.PATCH_FILE, _ensure_newline(patch))
     await sandbox.write_file(scripts.TEST_PATCH_FILE, _ensure_newline(instance.test_patch))
     await sandbox.write_file(f"{scripts.WORK}/apply.sh", scripts.apply_script())

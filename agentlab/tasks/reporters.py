@@ -9,7 +9,9 @@ lacks the nonce, so the strict parser ignores it.
 
 from __future__ import annotations
 
-NONCE_FILE = "/tmp/agentlab_nonce"
+# Not under /tmp: the engine cannot copy files into a tmpfs mount.
+NONCE_DIR = "/opt/agentlab/secret"
+NONCE_FILE = f"{NONCE_DIR}/nonce"
 RESULTS_FILE = "/tmp/agentlab_results"
 REPORTER_DIR = "/opt/agentlab"
 

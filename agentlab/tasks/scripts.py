@@ -11,10 +11,10 @@ from __future__ import annotations
 import posixpath
 import shlex
 
-from agentlab.tasks.reporters import NONCE_FILE, REPORTER_DIR, RESULTS_FILE
+from agentlab.tasks.reporters import NONCE_DIR, REPORTER_DIR, RESULTS_FILE
 from agentlab.tasks.swebench import RepoSpec, SWEInstance, diff_files
 
-WORK = "/tmp/agentlab"
+WORK = "/opt/agentlab/work"  # the engine cannot copy files into the /tmp tmpfs
 PATCH_FILE = f"{WORK}/patch.diff"
 TEST_PATCH_FILE = f"{WORK}/test.diff"
 TESTBED = "/testbed"
@@ -27,7 +27,7 @@ APPLY_COMMANDS = (
 APPLIED_MARKER = ">>>>> Applied Patch"
 APPLY_FAILED_MARKER = ">>>>> Patch Apply Failed"
 # Strict-mode limits for the process tree of the code under test.
-MAX_USER_PROCS = 256
+MAX_USER_PROCS = 128
 MAX_FILE_KB = 256 * 1024
 
 _PYTEST_CONFIG = ("pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
@@ -81,10 +81,13 @@ def _strict_test_command(spec: RepoSpec, timeout: float) -> str:
     return "\n".join(
         [
             f"chmod -R a+rwX {TESTBED}",
-            f"chown {NOBODY}:{NOBODY} {NONCE_FILE} && chmod 0400 {NONCE_FILE}",
+            f"chown -R {NOBODY}:{NOBODY} {NONCE_DIR} && chmod 0700 {NONCE_DIR}",
             f"touch {RESULTS_FILE} && chmod 0622 {RESULTS_FILE}",
             f"timeout -s KILL {int(timeout)} setpriv --reuid={NOBODY} --regid={NOBODY} "
             f"--clear-groups env HOME=/tmp bash -c {shlex.quote(inner)}",
+            # Whatever the tests left behind (a fork bomb's orphans hold our output pipe open)
+            # dies now; the loop catches processes forked while pkill was scanning.
+            f"for _ in 1 2 3 4 5 6 7 8; do pkill -KILL -u {NOBODY} || break; sleep 0.2; done",
         ]
     )
 
