@@ -48,10 +48,10 @@ diff --git a/calc.py b/calc.py
  def add(a, b):
 -    return a - b
 +    return a + b
- 
- 
+~
+~
  def mul(a, b):
-"""
+""".replace("~", " ")
 REGRESS = """\
 diff --git a/calc.py b/calc.py
 --- a/calc.py
@@ -60,12 +60,12 @@ diff --git a/calc.py b/calc.py
  def add(a, b):
 -    return a - b
 +    return a + b
- 
- 
+~
+~
  def mul(a, b):
 -    return a * b
 +    return a + b
-"""
+""".replace("~", " ")
 TEST_PATCH = """\
 diff --git a/tests/test_calc.py b/tests/test_calc.py
 --- a/tests/test_calc.py
@@ -77,10 +77,10 @@ diff --git a/tests/test_calc.py b/tests/test_calc.py
 +
 +def test_add():
 +    assert add(2, 3) == 5
- 
- 
+~
+~
  def test_mul():
-"""
+""".replace("~", " ")
 F2P = ["tests/test_calc.py::test_add"]
 P2P = ["tests/test_calc.py::test_mul", "tests/test_calc.py::test_mul_zero"]
 INSTANCE_ID = "toy__calc-1"
