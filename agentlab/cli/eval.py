@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
@@ -46,9 +47,10 @@ class CacheLevel(StrEnum):
 def resolve_dataset(name: str, *, offline: bool = False) -> Dataset:
     """``agentlab-mini`` (bundled), or a path to a dataset folder or instances file."""
     if name == "agentlab-mini":
-        from agentlab.datasets import dataset_path
-
-        return load_dataset(dataset_path("agentlab-mini"), name=name, offline=offline)
+        # Looked up at run time: the packaged data is its own area, built separately.
+        datasets = importlib.import_module("agentlab.datasets")
+        folder = Path(datasets.dataset_path("agentlab-mini"))
+        return load_dataset(folder, name=name, offline=offline)
     path = Path(name)
     if not path.exists():
         raise ConfigError(
