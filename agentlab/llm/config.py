@@ -115,7 +115,9 @@ def load_endpoints(path: str | Path) -> list[EndpointConfig]:
     except OSError as exc:
         raise ConfigError(f"endpoint config {path}: cannot read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"endpoint config {path}: not valid YAML ({exc})") from exc
+        raise ConfigError(
+            f"endpoint config {path}: not valid YAML ({' '.join(str(exc).split())})"
+        ) from exc
     if isinstance(data, dict):
         data = data.get("endpoints", [data])
     if not isinstance(data, list) or not data:

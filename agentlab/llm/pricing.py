@@ -120,7 +120,9 @@ def load_pricing(path: str | Path) -> PricingTable:
     except OSError as exc:
         raise ConfigError(f"pricing file {path}: cannot read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"pricing file {path}: not valid YAML ({exc})") from exc
+        raise ConfigError(
+            f"pricing file {path}: not valid YAML ({' '.join(str(exc).split())})"
+        ) from exc
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "<root>"

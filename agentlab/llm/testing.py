@@ -47,9 +47,12 @@ _REASONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass
 class LoggedRequest:
-    """What the server saw: when, where, the decoded request, the auth header, the status."""
+    """What the server saw: arrival time, path, decoded request, auth header, reply status.
+
+    Logged on arrival; ``status`` is 0 until a reply is sent (so a hung request shows as 0).
+    """
 
     at: float
     path: str
@@ -279,6 +282,8 @@ class ScriptedServer:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            pass  # the server is stopping; ending quietly keeps asyncio from logging it
         finally:
             self._handlers.discard(task)
             writer.close()
@@ -307,10 +312,11 @@ class ScriptedServer:
         await writer.drain()
         return headers.get("connection", "").lower() != "close"
 
-    def _logged(self, path: str, request: ChatRequest | None, auth: str, reply: _Reply) -> _Reply:
+    def _arrived(self, path: str, request: ChatRequest | None, auth: str) -> LoggedRequest:
+        entry = LoggedRequest(time.monotonic(), path, request, auth, 0)
         with self._lock:
-            self._log.append(LoggedRequest(time.monotonic(), path, request, auth, reply.status))
-        return reply
+            self._log.append(entry)
+        return entry
 
     async def _handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> _Reply:
         if method == "GET" and path.rstrip("/").endswith("/models"):
@@ -330,8 +336,12 @@ class ScriptedServer:
             body = json.loads(raw)
             request = _anthropic_request(body) if anthropic else _openai_request(body)
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
-            return self._logged(path, None, auth, _error(400, f"bad request: {exc}", "invalid"))
-        return self._logged(path, request, auth, await self._answer(request, auth, anthropic))
+            self._arrived(path, None, auth).status = 400
+            return _error(400, f"bad request: {exc}", "invalid")
+        entry = self._arrived(path, request, auth)
+        reply = await self._answer(request, auth, anthropic)
+        entry.status = reply.status
+        return reply
 
     async def _answer(self, request: ChatRequest, auth: str, anthropic: bool) -> _Reply:
         expected = self.api_key if anthropic else f"Bearer {self.api_key}"
