@@ -15,8 +15,9 @@ deletes the matched lines. Blocks apply in order, each to the result of the ones
 
 Models copy code imperfectly, so a SEARCH section is matched in four passes and the first
 pass that finds exactly one place wins: exact text; lines equal ignoring trailing whitespace;
-lines equal ignoring indentation (the replacement is re-indented by the same shift); and a
-single fuzzy window (difflib ratio >= ``FUZZY_THRESHOLD``). No match, or several equally good
+lines equal ignoring indentation (the replacement is re-indented by the same shift); and, for
+SEARCH sections of three or more lines, a single fuzzy window (difflib ratio >=
+``FUZZY_THRESHOLD``). No match, or several equally good
 ones, raises :class:`~agentlab.errors.ReplyFormatError` whose message is written to be sent
 back to the model as the "fix your format" turn.
 
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from agentlab.errors import ReplyFormatError
 
 FUZZY_THRESHOLD = 0.9
+_FUZZY_MIN_LINES = 3
 # Fuzzy matching costs O(windows x chars); beyond this the reply must match more exactly.
 _FUZZY_MAX_WINDOWS = 20_000
 
@@ -175,7 +177,10 @@ def _find_indent(old: Sequence[str], search: Sequence[str]) -> list[tuple[int, i
 
 def _find_fuzzy(old: Sequence[str], search: Sequence[str]) -> list[tuple[int, int]]:
     n = len(search)
-    if n == 0 or len(_windows(old, n)) * n > _FUZZY_MAX_WINDOWS:
+    # On one or two lines a 90% match is often a different statement (`a - b` vs `a * b`).
+    if sum(1 for s in search if s.strip()) < _FUZZY_MIN_LINES:
+        return []
+    if len(_windows(old, n)) * n > _FUZZY_MAX_WINDOWS:
         return []
     target = "\n".join(s.strip() for s in search)
     matcher = difflib.SequenceMatcher(None, autojunk=False)

@@ -91,9 +91,18 @@ def test_indentation_shift_reindents_replacement() -> None:
 def test_fuzzy_match_unique_window() -> None:
     names = ["total", "count", "mean", "spread", "label", "weight"]
     content = "".join(f"{n} = compute_{n}(rows, key='{n}')\n" for n in names)
-    search = "mean = compute_mean(rows, key='maen')\nspread = compute_spread(rows, key='spread')\n"
-    out = apply_block(content, EditBlock("m.py", search, "mean = 0\nspread = 1\n"))
-    assert "key='count')\nmean = 0\nspread = 1\nlabel = " in out
+    search = (
+        "mean = compute_mean(rows, key='maen')\n"
+        "spread = compute_spread(rows, key='spread')\n"
+        "label = compute_label(rows, key='label')\n"
+    )
+    out = apply_block(content, EditBlock("m.py", search, "mean = 0\nspread = 1\nlabel = 2\n"))
+    assert "key='count')\nmean = 0\nspread = 1\nlabel = 2\nweight = " in out
+
+
+def test_short_search_is_never_fuzzy() -> None:
+    with pytest.raises(ReplyFormatError, match="does not match"):
+        apply_block(SOURCE, EditBlock("m.py", "    return a * b\n", "    return 0\n"))
 
 
 def test_ambiguous_match_asks_for_more_context() -> None:
