@@ -143,8 +143,8 @@ class ExperimentConfig(_Config):
     run_name: str = Field(min_length=1, description="Human label of the run (not its id).")
     seed: int = Field(0, description="Seed for sampling order and model seeds, for replay.")
     dataset: DatasetConfig
-    endpoints: str | None = Field(
-        None, description="Endpoint YAML path, relative to this file; None = built-ins only."
+    endpoints: tuple[str, ...] = Field(
+        (), description="Endpoint YAML file(s), relative to this file (a path or a list)."
     )
     models: ModelsConfig
     sampling: SamplingConfig = SamplingConfig()
@@ -152,6 +152,11 @@ class ExperimentConfig(_Config):
     budget: BudgetConfig = BudgetConfig()
     concurrency: ConcurrencyConfig = ConcurrencyConfig()
     store: str = Field("sqlite:///agentlab.db", description="Result store URL.")
+
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
 
     @field_validator("models")
     @classmethod
@@ -295,6 +300,12 @@ def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> Experime
     except OSError as exc:
         raise ConfigError(f"experiment config {path}: cannot read ({exc.strerror})") from exc
     return parse_experiment(text, source=str(path), overrides=overrides)
+
+
+def endpoint_files(config: ExperimentConfig, config_path: str | Path) -> list[Path]:
+    """The endpoint YAML files of ``config``, resolved against its own file's directory."""
+    base = Path(config_path).parent
+    return [base / p for p in config.endpoints]
 
 
 def check_endpoint_names(config: ExperimentConfig, names: Collection[str]) -> None:

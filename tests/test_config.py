@@ -11,11 +11,13 @@ from agentlab.config import (
     apply_overrides,
     check_endpoint_names,
     config_hash,
+    endpoint_files,
     key_lines,
     load_experiment,
     parse_experiment,
 )
 from agentlab.errors import ConfigError
+from agentlab.llm.config import load_endpoints
 
 EXAMPLES = sorted((Path(__file__).parents[1] / "configs" / "experiments").glob("*.yaml"))
 
@@ -36,10 +38,13 @@ sampling:
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_example_configs_validate(path: Path) -> None:
+def test_example_configs_validate_and_name_real_endpoints(path: Path) -> None:
     config = load_experiment(path)
     assert config.run_name
-    assert config.roles()
+    files = endpoint_files(config, path)
+    assert files, "every example names its endpoint file(s)"
+    names = {e.name for f in files for e in load_endpoints(f)}
+    check_endpoint_names(config, names)
 
 
 def test_defaults_and_role_fallback() -> None:
@@ -155,6 +160,16 @@ def test_endpoint_names_are_checked() -> None:
     check_endpoint_names(config, {"scripted", "strong"})
     with pytest.raises(ConfigError, match=r"models.testing.endpoint: unknown endpoint 'strong'"):
         check_endpoint_names(config, {"scripted"})
+
+
+def test_endpoints_accept_one_path_or_a_list() -> None:
+    one = parse_experiment(BASE, overrides=["endpoints=models.yaml"])
+    many = parse_experiment(BASE, overrides=["endpoints=[a.yaml, b.yaml]"])
+    assert one.endpoints == ("models.yaml",)
+    assert endpoint_files(many, "configs/experiments/x.yaml") == [
+        Path("configs/experiments/a.yaml"),
+        Path("configs/experiments/b.yaml"),
+    ]
 
 
 def test_dataset_filter_selects_in_order() -> None:

@@ -97,6 +97,15 @@ async def test_testing_machine_revises_until_attempts_run_out(ws: Workspace) -> 
     assert out.script == revised  # the last script that ran, not the unrun one
 
 
+async def test_testing_machine_format_failure_is_an_outcome(ws: Workspace) -> None:
+    model = ScriptedModel([Rule(system=TESTING_SYSTEM, replies=("I would run pytest.",))])
+    out = await run_testing(chat(model), ws, problem="p", context="", max_fixes=1)
+    assert out.status == "format_failure"
+    assert out.script is None and "no test script found" in out.reason
+    assert [s.decision for s in out.steps] == ["FORMAT_FAILURE"]
+    assert model.calls == 2
+
+
 async def test_editing_machine_fixes_and_diff_applies(ws: Workspace, tmp_path: Path) -> None:
     model = ScriptedModel([Rule(system=EDITING_SYSTEM, replies=(f"```\n{FIX}```", "APPROVE"))])
     out = await run_editing(
