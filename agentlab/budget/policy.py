@@ -94,7 +94,10 @@ class Decision:
 
 
 class Policy(Protocol):
-    name: str
+    """A pure decision rule: the same state always gives the same decision."""
+
+    @property
+    def name(self) -> str: ...
 
     def decide(self, state: AllocationState) -> Decision: ...
 
