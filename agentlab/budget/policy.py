@@ -104,6 +104,8 @@ class Policy(Protocol):
 
 def _affordable(state: AllocationState, wanted: IntArray) -> IntArray:
     """The leading part of ``wanted`` whose worst-case cost still fits under the cap."""
+    if not np.isfinite(state.cap_usd):
+        return wanted
     room = int((state.cap_usd - state.total_spent + 1e-9) // state.max_sample_usd)
     return wanted[: max(room, 0)]
 
