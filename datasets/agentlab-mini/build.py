@@ -196,6 +196,8 @@ def _build_instance(
     patch = repo.git("diff", "--no-color", "--no-ext-diff")
     after = run_tests(repo.path, meta["log_parser"], test_files, repo.env)
     instance_id = f"{OWNER}__{name}-{number}"
+    if "regress" in inst:
+        _build_regression(repo, meta, inst, instance_id, test_files, after)
     still_failing = sorted(t for t, s in after.items() if s != "PASSED")
     if still_failing:
         raise BuildError(f"{instance_id}: tests fail after the gold patch: {still_failing}")
@@ -218,6 +220,49 @@ def _build_instance(
         "environment_setup_commit": release,
         "difficulty": inst["difficulty"],
     }
+
+
+REGRESSIONS: dict[str, str] = {}
+
+
+def _build_regression(
+    repo: Repo, meta: dict[str, Any], inst: dict[str, Any], instance_id: str,
+    test_files: list[str], after: dict[str, str],
+) -> None:  # fmt: skip
+    """A patch that fixes the issue but breaks a PASS_TO_PASS test (an example prediction)."""
+    for edit in inst["regress"]:
+        _edit(repo.path, edit)
+    REGRESSIONS[instance_id] = repo.git("diff", "--no-color", "--no-ext-diff")
+    status = run_tests(repo.path, meta["log_parser"], test_files, repo.env)
+    f2p_ok = all(status[t] == "PASSED" for t in inst["fail_to_pass"])
+    broken = [t for t, s in status.items() if s != "PASSED" and after[t] == "PASSED"]
+    if not f2p_ok or not broken:
+        raise BuildError(f"{instance_id}: the regressing patch must fix FAIL_TO_PASS, break some")
+
+
+def _write_examples(out: Path) -> None:
+    """Example predictions: one regressing patch and one malformed diff."""
+    folder = out / "examples"
+    folder.mkdir(exist_ok=True)
+    (instance_id, regress), *_ = sorted(REGRESSIONS.items())
+    rows = {
+        "predictions_regress.jsonl": regress,
+        "predictions_malformed.jsonl": MALFORMED_PATCH,
+    }
+    for filename, patch in rows.items():
+        record = {"instance_id": instance_id, "model_name_or_path": "example", "model_patch": patch}
+        (folder / filename).write_text(json.dumps(record, sort_keys=True) + "\n")
+
+
+# A hunk that claims 7 lines but ends after 2: git apply and GNU patch both refuse it.
+MALFORMED_PATCH = """\
+diff --git a/quantities/quantity.py b/quantities/quantity.py
+--- a/quantities/quantity.py
++++ b/quantities/quantity.py
+@@ -80,7 +80,7 @@ class Quantity:
+-        return self.value < other.value
++        return self.value < self._other_in_my_unit(other)
+"""
 
 
 def build_repo(meta: dict[str, Any], work: Path, out: Path) -> list[dict[str, Any]]:
@@ -259,6 +304,7 @@ def build(out: Path) -> None:
         for row in rows:
             fh.write(json.dumps(row, sort_keys=True) + "\n")
     (out / "specs.json").write_text(json.dumps(specs, indent=2, sort_keys=True) + "\n")
+    _write_examples(out)
     print(f"built {len(rows)} instances over {len(metas)} repos into {out}")
 
 
