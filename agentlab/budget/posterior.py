@@ -67,10 +67,14 @@ class PriorPosterior:
         solvable = (1.0 - z) * np.exp(log_bb)
         mix = solvable + np.where(t.c == 0, z, 0.0)
         log_lik = np.log(mix + 1e-300) @ t.weights
-        self.log_lik = log_lik
-        w = np.exp(log_lik - log_lik.max())
+        # Grid points a trillion times less likely than the best carry no weight: drop them,
+        # so every prediction below runs over a few thousand points instead of the full grid.
+        keep = log_lik >= log_lik.max() - 28.0
+        self.zero, self.alpha, self.beta = self.zero[keep], self.alpha[keep], self.beta[keep]
+        self.log_lik = log_lik[keep]
+        w = np.exp(self.log_lik - self.log_lik.max())
         self.weights = w / w.sum()
-        self._p_solvable = solvable / (mix + 1e-300)  # grid x pairs
+        self._p_solvable = (solvable / (mix + 1e-300))[keep]  # grid x pairs
 
     def map_prior(self) -> BetaPrior:
         """The most likely grid point (the grid's maximum-likelihood prior)."""
