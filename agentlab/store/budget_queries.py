@@ -66,3 +66,33 @@ def read_run_outcomes(store: Store, run_id: str, *, min_problems: int = 5) -> Ru
         )
 
     return store.call(query)
+
+
+def save_prediction(
+    store: Store, run_id: str, *, point: float, low: float, high: float, budget_usd: float
+) -> None:
+    """Store a budgeted run's predicted score and interval before it starts."""
+
+    def write(session: Session) -> None:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise ConfigError(f"run {run_id!r} is not in the store; create it before predicting")
+        run.predicted_score, run.predicted_low, run.predicted_high = point, low, high
+        run.budget_usd = budget_usd
+        session.add(run)
+
+    store.call(write)
+
+
+def save_realized(store: Store, run_id: str, score: float, spent_usd: float) -> Run:
+    """Store the realized score and spend; returns the run row holding both scores."""
+
+    def write(session: Session) -> Run:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise ConfigError(f"run {run_id!r} is not in the store")
+        run.realized_score, run.spent_usd = score, spent_usd
+        session.add(run)
+        return run
+
+    return store.call(write)
