@@ -1,16 +1,18 @@
-"""The population prior on per-problem success probability: a point mass at 0 plus a Beta.
+"""The population prior on per-problem success probability: a point mass at 0 plus Betas.
 
 Why not only the exponentiated power law: it extrapolates a curve, and a curve fitted on small
 k cannot tell an unsolvable problem from a hard one, so it overshoots coverage at large k by
 several points on populations with unsolvable problems. Here each problem has its own success
-probability ``p``: ``p = 0`` with probability ``zero_mass`` (unsolvable), otherwise
-``p ~ Beta(alpha, beta)``. The per-problem counts ``(n, c)`` then follow a zero-inflated
-beta-binomial, fitted by maximum likelihood. Coverage at any k follows in closed form:
-``E[1 - (1-p)^k] = (1 - zero_mass) * (1 - B(alpha, beta + k) / B(alpha, beta))``, and the Beta
-function ratio is the product ``prod_{m<k} (beta + m) / (alpha + beta + m)``.
+probability ``p``: ``p = 0`` with probability ``zero_mass`` (unsolvable), otherwise ``p`` comes
+from a mixture of Beta components. The per-problem counts ``(n, c)`` then follow a
+zero-inflated beta-binomial mixture. Coverage at any k is closed form:
+``E[1 - (1-p)^k] = (1 - zero_mass) * sum_j w_j (1 - B(a_j, b_j + k) / B(a_j, b_j))``, and the
+Beta-function ratio is ``prod_{m<k} (b + m) / (a + b + m)``, computed through log-gamma.
 
-Problems share few distinct ``(n, c)`` pairs, so the likelihood runs over those pairs with
-weights; a bootstrap over problems is then a multinomial redraw of the weights.
+The simulator describes populations with this class; :func:`fit_prior` is the plain
+maximum-likelihood fit; predictions with intervals go through
+:mod:`agentlab.budget.posterior`, which integrates the one-component parameters over a grid.
+Problems share few distinct ``(n, c)`` pairs, so likelihoods run over those pairs with weights.
 """
 
 from __future__ import annotations
