@@ -73,6 +73,15 @@ class PowerLawFit:
     ks: tuple[int, ...]
     curve: tuple[Interval, ...]
     problems: int
+    draws: tuple[tuple[float, float], ...] = ()  # the bootstrap refits' (a, b)
+
+    def band(self, ks: ArrayLike, level: float = 0.9) -> tuple[FloatArray, FloatArray]:
+        """Pointwise bootstrap band of the curve at any k (extrapolation included)."""
+        k = np.asarray(ks, dtype=np.float64)
+        curves = np.array([PowerLaw(a, b, self.law.base)(k) for a, b in self.draws])
+        tail = (1.0 - level) / 2.0
+        low, high = np.quantile(curves, [tail, 1.0 - tail], axis=0)
+        return np.asarray(low), np.asarray(high)
 
 
 def bootstrap_power_law(
@@ -116,6 +125,7 @@ def bootstrap_power_law(
         ks=tuple(int(k) for k in ks),
         curve=tuple(interval(c_mat[:, i], float(fitted[i])) for i in range(len(ks))),
         problems=len(n_arr),
+        draws=tuple((float(a), float(b)) for a, b in p_arr),
     )
 
 

@@ -212,6 +212,8 @@ def plot_fit(
         if len(observed) >= 2:
             law = bootstrap_power_law(n, c, observed, base=base, reps=100)
             ax.plot(x, law.law(ks), ":", label=f"power law, base {base}")
+            law_low, law_high = law.band(ks)
+            ax.fill_between(x, law_low, law_high, alpha=0.1, color="grey")
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("score")

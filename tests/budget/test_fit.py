@@ -72,6 +72,8 @@ def test_power_law_bootstrap_holds_population_parameters() -> None:
     population = fit_power_law(ks, [np.mean(1 - (1 - p) ** k) for k in ks])
     fit = bootstrap_power_law(n, c, ks, reps=200, seed=1)
     assert fit.a.contains(population.a) and fit.b.contains(population.b)
+    low, high = fit.band([1, 16, 64])
+    assert np.all(low <= fit.law([1, 16, 64])) and np.all(fit.law([1, 16, 64]) <= high)
     groups = fit_groups(n[:100], c[:100], ["x", "y"] * 50, ks, reps=20)
     assert sorted(groups) == ["x", "y"] and groups["x"].problems == 50
 
