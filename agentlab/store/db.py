@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, select
 
 from agentlab.errors import ConfigError, StoreError
-from agentlab.store import tables
+from agentlab.store import run_tables, scoring_tables, tables
 from agentlab.store.tables import SCHEMA_VERSION, SchemaInfo
 
 T = TypeVar("T")
@@ -143,7 +143,8 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
 
 
 def _ensure_schema(store: Store) -> None:
-    assert tables  # imported for its side effect: registering every table on the metadata
+    # Imported for their side effect: registering every table on the metadata.
+    assert tables and run_tables and scoring_tables
     try:
         SQLModel.metadata.create_all(store.engine)
     except SQLAlchemyError as exc:

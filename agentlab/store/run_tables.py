@@ -1,0 +1,75 @@
+"""Tables of experiment runs (``agentlab run``): trajectories, their steps, and candidates.
+
+A trajectory is one sample (k of them per problem), iterating through stages (context,
+testing, editing); each finished step is one ``turn`` row, written as it happens, so a resumed
+run continues at the exact (problem, stage, sample, step). A ``candidate`` is a trajectory's
+final (diff, test), or one imported from a predictions file or another run for ensembling.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from agentlab.store.tables import utcnow
+
+
+def _run_fk() -> Column[str]:
+    return Column(String(128), ForeignKey("run.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+class Trajectory(SQLModel, table=True):
+    """One sample of one problem in a run, and where it got to."""
+
+    __tablename__ = "trajectory"
+    __table_args__ = (UniqueConstraint("run_id", "task_id", "sample"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(sa_column=_run_fk())
+    task_id: str = Field(max_length=256, index=True)
+    sample: int
+    stage: str = Field(default="pending", max_length=32)  # pending|context|testing|editing|done
+    # pending | running | done | failed (the model's fault) | error (infrastructure; retried)
+    status: str = Field(default="pending", max_length=32, index=True)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    attempts: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Turn(SQLModel, table=True):
+    """One finished step of a trajectory's state machine, with its messages and executions."""
+
+    __tablename__ = "turn"
+    __table_args__ = (UniqueConstraint("run_id", "task_id", "sample", "stage", "step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(sa_column=_run_fk())
+    task_id: str = Field(max_length=256, index=True)
+    sample: int
+    stage: str = Field(max_length=32)
+    step: int
+    action: str = Field(default="", max_length=32)
+    record_json: str = Field(sa_column=Column(Text, nullable=False))  # the typed step record
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CandidateRow(SQLModel, table=True):
+    """A candidate solution: a diff (or completion) and the test its trajectory wrote."""
+
+    __tablename__ = "candidate"
+    __table_args__ = (UniqueConstraint("run_id", "task_id", "source", "sample"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(sa_column=_run_fk())
+    task_id: str = Field(max_length=256, index=True)
+    source: str = Field(default="", max_length=512)  # "" for this run; run:ID or a file
+    sample: int = 0
+    patch: str = Field(default="", sa_column=Column(Text, nullable=False))
+    patch_sha: str = Field(default="", max_length=64, index=True)  # of the normalised diff
+    test: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(default="final", max_length=32)  # final | format_failure | exhausted
+    resolved: bool | None = None  # under the hidden tests, once graded
+    usd: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
