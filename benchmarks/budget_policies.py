@@ -53,7 +53,7 @@ MIXED_TAIL = Population("mixed_tail", BetaPrior(0.04, (0.6, 0.4), (2.0, 0.3), (1
 def pilot_prior(pop: Population, seed: int) -> BetaPrior:
     pilot = simulate(pop, 200, 8, seed=1000 + seed)
     counts = pilot.correct.sum(axis=1)
-    return PriorPosterior(np.full(len(counts), 8), counts).map_prior()
+    return PriorPosterior(np.full(len(counts), 8), counts).predictive_prior()
 
 
 def adaptive(

@@ -81,6 +81,20 @@ class PriorPosterior:
         i = int(np.argmax(self.log_lik))
         return BetaPrior.single(float(self.zero[i]), float(self.alpha[i]), float(self.beta[i]))
 
+    def predictive_prior(self, components: int = 200) -> BetaPrior:
+        """The prior averaged over the parameter posterior (its heaviest grid points)."""
+        top = np.argsort(-self.weights)[:components]
+        w = self.weights[top] / self.weights[top].sum()
+        zero = float(w @ self.zero[top])
+        solvable = w * (1.0 - self.zero[top])
+        solvable /= solvable.sum()
+        return BetaPrior(
+            zero,
+            tuple(float(x) for x in solvable),
+            tuple(float(x) for x in self.alpha[top]),
+            tuple(float(x) for x in self.beta[top]),
+        )
+
     def parameter_interval(self, name: str, level: float = 0.9) -> Interval:
         """Posterior mean and central credible interval of zero_mass, alpha, beta or pass_at_1."""
         values = {

@@ -53,6 +53,11 @@ def test_beta_prior_parameters_recovered_within_intervals(seed: int) -> None:
     for name, value in [("zero_mass", 0.3), ("alpha", 0.8), ("beta", 1.5)]:
         iv = post.parameter_interval(name)
         assert iv.contains(value), (name, iv)
+    mixed = post.predictive_prior()
+    assert post.parameter_interval("zero_mass").contains(mixed.zero_mass)
+    assert mixed.coverage([64])[0] == pytest.approx(
+        post.predict_population([64])[0].point, abs=0.02
+    )
     ml = fit_prior(n, c, components=1)
     assert ml.zero_mass == pytest.approx(0.3, abs=0.08)
     assert ml.pass_at_1 == pytest.approx(truth.pass_at_1, abs=0.03)
