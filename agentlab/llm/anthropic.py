@@ -77,8 +77,7 @@ class AnthropicBackend:
             headers={"x-api-key": key, "anthropic-version": config.api_version},
             timeout_s=config.timeout_s,
             connect_timeout_s=config.connect_timeout_s,
-            clients=config.http_clients,
-            connections_per_client=max(1, -(-config.limits.max // config.http_clients)),
+            max_clients=config.limits.max,
             key_hint=f" (from ${config.api_key_env})",
         )
 

@@ -90,7 +90,9 @@ class LLMClient:
         context = context or CallContext()
         if not request.model:
             request = request.model_copy(update={"model": self.model})
-        key = request_key(request, context.sample)
+        # Hashing the request costs CPU on the hot path; skip it when nothing reads the key.
+        needs_key = self.cache is not None or self.recorder is not None
+        key = request_key(request, context.sample) if needs_key else ""
         if self.cache is not None:
             hit = await self.cache.get(key)
             if hit is not None:

@@ -58,7 +58,6 @@ class OpenAIEndpoint(_Endpoint):
     type: Literal["openai"] = "openai"
     base_url: str = Field(description="Up to and including /v1, e.g. http://127.0.0.1:8000/v1.")
     api_key_env: str | None = Field(None, description="Env var holding the key; None = no key.")
-    http_clients: int = Field(8, ge=1, description="httpx clients requests are spread over.")
 
 
 class AnthropicEndpoint(_Endpoint):
@@ -68,7 +67,6 @@ class AnthropicEndpoint(_Endpoint):
     base_url: str = "https://api.anthropic.com"
     api_key_env: str = "ANTHROPIC_API_KEY"
     api_version: str = "2023-06-01"
-    http_clients: int = Field(8, ge=1)
 
 
 class LocalEndpoint(_Endpoint):

@@ -128,7 +128,6 @@ async def open_local_backend(config: LocalEndpoint) -> AsyncIterator[OpenAIBacke
                 base_url=url,
                 timeout_s=config.timeout_s,
                 limits=config.limits,
-                http_clients=1,
             )
         )
         yield backend

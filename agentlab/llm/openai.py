@@ -113,15 +113,13 @@ class OpenAIBackend:
         key = read_key(config.name, config.api_key_env, required=True)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         hint = f" (from ${config.api_key_env})" if config.api_key_env else " (none configured)"
-        per_client = max(1, -(-config.limits.max // config.http_clients))
         self._pool = HttpPool(
             endpoint=config.name,
             base_url=config.base_url,
             headers=headers,
             timeout_s=config.timeout_s,
             connect_timeout_s=config.connect_timeout_s,
-            clients=config.http_clients,
-            connections_per_client=per_client,
+            max_clients=config.limits.max,
             key_hint=hint,
         )
 

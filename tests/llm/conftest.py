@@ -48,7 +48,6 @@ def endpoint(server: ScriptedServer, **kw: object) -> OpenAIEndpoint:
         "model": "scripted",
         "base_url": server.base_url,
         "timeout_s": 5.0,
-        "http_clients": 2,
     }
     fields.update(kw)
     return OpenAIEndpoint.model_validate(fields)
