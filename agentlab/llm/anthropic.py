@@ -79,6 +79,7 @@ class AnthropicBackend:
             connect_timeout_s=config.connect_timeout_s,
             max_clients=config.limits.max,
             key_hint=f" (from ${config.api_key_env})",
+            secret=key,
         )
 
     async def _one(self, body: dict[str, Any]) -> tuple[str, str | None, Usage]:

@@ -121,6 +121,7 @@ class OpenAIBackend:
             connect_timeout_s=config.connect_timeout_s,
             max_clients=config.limits.max,
             key_hint=hint,
+            secret=key or "",
         )
 
     async def generate(self, request: ChatRequest) -> ChatResponse:

@@ -352,7 +352,9 @@ class ScriptedServer:
     async def _answer(self, request: ChatRequest, auth: str, anthropic: bool) -> _Reply:
         expected = self.api_key if anthropic else f"Bearer {self.api_key}"
         if self.api_key is not None and auth != expected:
-            return _error(401, "Incorrect API key provided", "invalid_api_key")
+            # Echo the key back, as some providers do, so tests can check it gets scrubbed.
+            key = auth.removeprefix("Bearer ")
+            return _error(401, f"Incorrect API key provided: {key}", "invalid_api_key")
         if self.known_models is not None and request.model not in self.known_models:
             return _error(404, f"The model '{request.model}' does not exist", "model_not_found")
         fault = self.model.take_fault(request)

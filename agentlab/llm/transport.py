@@ -97,10 +97,12 @@ class HttpPool:
         connect_timeout_s: float,
         max_clients: int = 64,
         key_hint: str = "",
+        secret: str = "",
     ) -> None:
         self.endpoint = endpoint
         self.base_url = base_url.rstrip("/")
         self._key_hint = key_hint
+        self._secret = secret  # scrubbed from any server text we quote
         self._headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -210,6 +212,8 @@ class HttpPool:
         status = response.status_code
         where = f"endpoint {self.endpoint} ({url}): HTTP {status}"
         detail = _snippet(response)
+        if self._secret:
+            detail = detail.replace(self._secret, "***")  # servers may echo the key they got
         if status == 429:
             wait = parse_retry_after(response.headers)
             return RateLimitedError(
