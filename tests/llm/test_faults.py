@@ -9,9 +9,11 @@ from agentlab.errors import (
     FatalLLMError,
     LLMTimeoutError,
     MalformedResponseError,
+    RateLimitedError,
     RetryableLLMError,
 )
-from agentlab.llm import Fault, RetryConfig, ScriptedModel
+from agentlab.llm import AnthropicEndpoint, Fault, RetryConfig, ScriptedModel
+from agentlab.llm.anthropic import AnthropicBackend
 from agentlab.llm.testing import ScriptedServer
 from agentlab.store import Store
 from agentlab.store.tables import LLMCacheEntry, LLMCall
@@ -149,3 +151,37 @@ async def test_connection_refused_is_retryable_then_gives_up(server: ScriptedSer
             await client.generate(ask())
     finally:
         await client.aclose()
+
+
+async def test_retry_that_would_pass_the_total_time_bound_is_not_attempted(
+    model: ScriptedModel, server: ScriptedServer
+) -> None:
+    model.inject(Fault(kind="rate_limit", retry_after=30))
+    client = http_client(server, retry=RetryConfig(max_attempts=5, max_total_s=1.0))
+    try:
+        with pytest.raises(RateLimitedError) as info:
+            await client.generate(ask())
+    finally:
+        await client.aclose()
+    assert info.value.retry_after == 30
+    assert len(server.requests) == 1  # gave up at once instead of sleeping past the bound
+
+
+async def test_anthropic_nonsense_usage_is_malformed(
+    model: ScriptedModel, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_ANTHROPIC_KEY", "sk-test")
+    model.inject(Fault(kind="bad_usage"))
+    backend = AnthropicBackend(
+        AnthropicEndpoint(
+            name="claude-test",
+            model="scripted",
+            base_url=server.root_url,
+            api_key_env="TEST_ANTHROPIC_KEY",
+        )
+    )
+    try:
+        with pytest.raises(MalformedResponseError, match="input_tokens"):
+            await backend.generate(ask())
+    finally:
+        await backend.aclose()
