@@ -54,6 +54,10 @@ class CappedBuffer:
     def truncated(self) -> bool:
         return self.total > self.cap
 
+    def data(self) -> bytes:
+        """The kept bytes, undecoded."""
+        return b"".join(self._chunks)
+
     def text(self) -> str:
         """Decoded output (UTF-8, invalid bytes replaced), with the marker if it was cut."""
         body = b"".join(self._chunks)

@@ -52,6 +52,8 @@ HOW_TO_START = (
 )
 _ENGINE_ERRORS = (derr.DockerException, requests.exceptions.RequestException, OSError)
 _READ_CHUNK = 1 << 16
+# Files moved in or out through an exec are held in memory: bound them.
+_TRANSFER_CAP = 1 << 30
 
 
 class _HostTimeout(Exception):
@@ -260,8 +262,9 @@ class DockerSandbox:
         cwd: str | None,
         stdin: bytes | None,
         deadline_s: float | None,
+        cap: int | None = None,
     ) -> tuple[int | None, CappedBuffer, CappedBuffer]:
-        cap = self.spec.output_cap_bytes
+        cap = cap or self.spec.output_cap_bytes
         out, err = CappedBuffer(cap), CappedBuffer(cap)
         with _mapped("exec in sandbox"):
             exec_id = self._api.exec_create(
@@ -335,16 +338,18 @@ class DockerSandbox:
         return await asyncio.to_thread(self._read_file, path)
 
     def _read_file(self, path: str) -> bytes:
-        with _mapped(f"reading {path}"):
-            stream, _ = self._api.get_archive(self._cid, path)
-            buf = io.BytesIO(b"".join(stream))
-        with tarfile.open(fileobj=buf) as tar:
-            member = tar.next()
-            if member is None or not member.isfile():
-                raise SandboxError(f"reading {path}: not a regular file")
-            handle = tar.extractfile(member)
-            assert handle is not None
-            return handle.read()
+        # Through `cat` inside the container: the engine's archive API cannot see tmpfs mounts.
+        code, out, err = self._pull(["cat", "--", path])
+        if code != 0:
+            raise SandboxError(f"reading {path}: {_last_line(err, code)}")
+        return out.data()
+
+    def _pull(self, argv: list[str]) -> tuple[int | None, CappedBuffer, CappedBuffer]:
+        """Run a command whose stdout is file content; refuse content past the transfer cap."""
+        code, out, err = self._run(argv, {}, None, None, 600.0, cap=_TRANSFER_CAP)
+        if out.truncated:
+            raise SandboxError(f"{argv[-1]}: larger than {_TRANSFER_CAP >> 20} MB; copy less")
+        return code, out, err
 
     async def write_file(self, path: str, data: bytes | str, *, mode: int = 0o644) -> None:
         """Create or replace one file (parent directories are created)."""
@@ -361,14 +366,13 @@ class DockerSandbox:
         self._put(str(target.parent), buf.getvalue())
 
     def _put(self, parent: str, archive: bytes) -> None:
-        with _mapped(f"writing into {parent}"):
-            self._mkdir(parent)
-            if not self._api.put_archive(self._cid, parent, archive):
-                raise SandboxError(f"writing into {parent}: the engine refused the archive")
-
-    def _mkdir(self, path: str) -> None:
-        exec_id = self._api.exec_create(self._cid, ["mkdir", "-p", path])["Id"]
-        self._api.exec_start(exec_id)
+        # Unpacked by `tar` inside the container rather than the engine's archive API: that API
+        # cannot write into tmpfs mounts (like /tmp) and refuses read-only roots, while an exec
+        # reaches every path the sandbox's own processes can.
+        script = 'mkdir -p -- "$1" && exec tar -x -f - -C "$1"'
+        code, _out, err = self._run(["sh", "-c", script, "sh", parent], {}, None, archive, 300.0)
+        if code != 0:
+            raise SandboxError(f"writing into {parent}: {_last_line(err, code)}")
 
     async def copy_in(self, src: Path, dest: str) -> None:
         """Copy a host file or tree to ``dest`` (the tree's contents land in ``dest``)."""
@@ -393,22 +397,18 @@ class DockerSandbox:
         await asyncio.to_thread(self._copy_out, src, Path(dest))
 
     def _copy_out(self, src: str, dest: Path) -> None:
-        with _mapped(f"copying {src} out"), tempfile_spool() as spool:
-            stream, _stat = self._api.get_archive(self._cid, src)
-            for chunk in stream:
-                spool.write(chunk)
-            spool.seek(0)
-            with tarfile.open(fileobj=spool) as tar:
-                _extract(tar, PurePosixPath(src).name, dest)
+        top = PurePosixPath(src)
+        # `tar` inside the container, like _read_file: it sees tmpfs mounts too.
+        code, out, err = self._pull(["tar", "-c", "-f", "-", "-C", str(top.parent), top.name])
+        if code != 0:
+            raise SandboxError(f"copying {src} out: {_last_line(err, code)}")
+        with tarfile.open(fileobj=io.BytesIO(out.data())) as tar:
+            _extract(tar, top.name, dest)
 
 
-@contextlib.contextmanager
-def tempfile_spool() -> Iterator[Any]:
-    """A spool that moves to disk past 32 MB so large trees do not sit in memory."""
-    import tempfile
-
-    with tempfile.SpooledTemporaryFile(max_size=32 << 20) as spool:
-        yield spool
+def _last_line(err: CappedBuffer, code: int | None) -> str:
+    lines = err.text().strip().splitlines()
+    return lines[-1] if lines else f"exit {code}"
 
 
 def _extract(tar: tarfile.TarFile, top: str, dest: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.errors import SandboxUnavailableError
+from agentlab.errors import SandboxError, SandboxUnavailableError
 from agentlab.protocols import Sandbox
 from agentlab.sandbox.docker import DockerBackend, DockerSandbox
 from agentlab.types import SandboxSpec
@@ -91,3 +91,18 @@ async def test_container_carries_labels_and_limits(
     assert lines[0] == str(spec.pids_limit)
     assert lines[1] == str(spec.memory_mb * 1024 * 1024)
     assert lines[3].split()[1] == str(spec.tmp_mb)
+
+
+@pytest.mark.docker
+async def test_files_can_be_written_into_the_tmpfs(sandbox: Sandbox) -> None:
+    """/tmp is a tmpfs mount, which the engine's archive API cannot write into."""
+    await sandbox.write_file("/tmp/deep/dir/probe.txt", b"in tmpfs\n", mode=0o600)
+    assert await sandbox.read_file("/tmp/deep/dir/probe.txt") == b"in tmpfs\n"
+    mode = await sandbox.exec("stat -c %a /tmp/deep/dir/probe.txt")
+    assert mode.stdout.strip() == "600"
+
+
+@pytest.mark.docker
+async def test_write_into_an_unwritable_place_is_a_clear_error(sandbox: Sandbox) -> None:
+    with pytest.raises(SandboxError, match="writing into /proc/sys"):
+        await sandbox.write_file("/proc/sys/agentlab-nope", b"x")
