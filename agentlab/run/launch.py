@@ -1,0 +1,177 @@
+"""Starting or resuming one run: config, store rows, models, sandboxes, the pipeline.
+
+The stored run row holds the validated config and the directory its endpoint files are
+relative to, so ``--resume RUN`` needs nothing but the run id (and the store URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentlab.config import ExperimentConfig, config_hash
+from agentlab.errors import ConfigError, SandboxError
+from agentlab.llm import ScriptedEndpoint
+from agentlab.llm.scripted import Rule
+from agentlab.protocols import SandboxBackend
+from agentlab.run.engine import Outcome, Pipeline, execute
+from agentlab.run.env import NoProgress, Progress, RunEnv
+from agentlab.run.models import load_endpoint_configs, open_models
+from agentlab.run.sandboxes import SandboxPool
+from agentlab.store.db import Store
+from agentlab.store.llm_log import StoreCallRecorder, StoreResponseCache
+from agentlab.store.run_store import RunStore
+from agentlab.tasks.swebench import Dataset
+
+PRICING = Path("configs/pricing.yaml")  # relative to the working directory, as the CLI has it
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A validated config and where its endpoint files are relative to."""
+
+    config: ExperimentConfig
+    config_dir: Path
+    run_id: str
+
+    def stored(self) -> dict[str, Any]:
+        return {
+            "experiment": self.config.model_dump(mode="json"),
+            "config_dir": str(self.config_dir),
+        }
+
+
+def new_request(config: ExperimentConfig, config_path: Path, run_id: str | None) -> RunRequest:
+    """A request for a fresh run (the id is generated unless given)."""
+    rid = run_id or f"run-{uuid.uuid4().hex[:10]}"
+    return RunRequest(config, config_path.resolve().parent, rid)
+
+
+def resumed_request(store: Store, run_id: str) -> RunRequest:
+    """The request a stored run was started with."""
+    data = RunStore(store).run_config(run_id)
+    try:
+        config = ExperimentConfig.model_validate(data["experiment"])
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"--resume {run_id}: the stored config cannot be read ({exc})") from exc
+    return RunRequest(config, Path(data["config_dir"]), run_id)
+
+
+class PipelineFactory:
+    """Builds the pipeline for a dataset name (kept apart so tests can use any backend)."""
+
+    def __init__(self, backend: SandboxBackend) -> None:
+        self.backend = backend
+
+    def rules(self, config: ExperimentConfig) -> Callable[[ScriptedEndpoint], Sequence[Rule]]:
+        """What the in-process scripted model answers on this dataset (reference solutions)."""
+        if config.dataset.name == "humaneval":
+            from agentlab.run.humaneval import canonical_rules
+
+            return lambda _endpoint: canonical_rules()
+        from agentlab.run.gold import gold_rules
+
+        dataset = self.swe_dataset(config)
+        return lambda _endpoint: gold_rules(dataset)
+
+    def swe_dataset(self, config: ExperimentConfig) -> Dataset:
+        from agentlab.run.datasets import load_swe
+
+        return load_swe(config.dataset)
+
+    def build(self, env: RunEnv) -> Pipeline:
+        config = env.config
+        if config.dataset.name == "humaneval":
+            from agentlab.run.humaneval import HumanEvalPipeline
+
+            return HumanEvalPipeline(env)
+        from agentlab.run.datasets import instance_images
+        from agentlab.run.swe import SWEPipeline
+
+        dataset = self.swe_dataset(config)
+        return SWEPipeline(env, dataset, instance_images(env.run_id))
+
+
+async def reap_leftovers(backend: SandboxBackend, run_id: str) -> None:
+    """Remove containers an earlier, killed invocation of this run left behind."""
+    if getattr(backend, "name", "") != "docker":
+        return
+    from agentlab.sandbox.docker import gc
+
+    with contextlib.suppress(SandboxError):
+        await asyncio.to_thread(gc, run_id=run_id)
+
+
+@contextlib.asynccontextmanager
+async def run_env(
+    request: RunRequest,
+    store: Store,
+    backend: SandboxBackend,
+    *,
+    progress: Progress | None = None,
+    rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
+    pricing: Path | None = None,
+) -> AsyncIterator[RunEnv]:
+    """The shared pieces of a run, opened (models started) and closed around the block."""
+    config, run_id = request.config, request.run_id
+    endpoints = load_endpoint_configs(config, request.config_dir)
+    runs = RunStore(store)
+    await runs.start_run(
+        run_id,
+        name=config.run_name,
+        config=request.stored(),
+        config_hash=config_hash(config),
+        seed=config.seed,
+    )
+    await reap_leftovers(backend, run_id)
+    state = await runs.load(run_id)
+    spent = await runs.spent_usd(run_id)
+    async with open_models(
+        config,
+        endpoints,
+        pricing=pricing,
+        spent_usd=spent,
+        cache=StoreResponseCache(store),
+        recorder=StoreCallRecorder(store),
+        scripted_rules=rules,
+    ) as models:
+        pool = SandboxPool(backend, config.concurrency.sandboxes, store, run_id)
+        yield RunEnv(run_id, config, runs, models, pool, state, progress or NoProgress())
+
+
+async def run_pipeline(
+    request: RunRequest,
+    store: Store,
+    backend: SandboxBackend,
+    *,
+    progress: Progress | None = None,
+    on_env: Callable[[RunEnv], None] | None = None,
+    pricing: Path | None = None,
+) -> Outcome:
+    """Run (or resume) ``request`` to the end; the run row says how it ended."""
+    factory = PipelineFactory(backend)
+    rules = factory.rules(request.config)
+    runs = RunStore(store)
+    status = "interrupted"
+    spent = 0.0
+    try:
+        async with run_env(
+            request, store, backend, progress=progress, rules=rules, pricing=pricing
+        ) as env:
+            if on_env is not None:
+                on_env(env)
+            outcome = await execute(env, factory.build(env))
+            spent, status = env.models.ledger.spent_usd, outcome.status
+            return outcome
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise
+    except BaseException:
+        status = "failed"
+        raise
+    finally:
+        await asyncio.shield(runs.finish_run(request.run_id, status, spent))

@@ -1,0 +1,162 @@
+"""One LLM client per endpoint a run uses, and a :class:`Chat` per role over them.
+
+All clients share one :class:`BudgetLedger` (the run-wide hard cap, started at what the run
+already spent when it is resumed), the store-backed response cache and call recorder, and the
+run's LLM limit (a semaphore around every call, separate from the sandbox limit). Token counts
+are tallied here for the progress display.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentlab.agent.chat import Chat, ModelChat
+from agentlab.config import ExperimentConfig, RoleName, check_endpoint_names
+from agentlab.errors import ConfigError
+from agentlab.llm import (
+    BudgetLedger,
+    EndpointConfig,
+    LLMClient,
+    ScriptedEndpoint,
+    ScriptedModel,
+    load_endpoints,
+    load_pricing,
+    open_client,
+)
+from agentlab.llm.pricing import FREE, ApiPrice, CpuPrice, GpuPrice, PricingTable
+from agentlab.llm.scripted import Rule
+from agentlab.protocols import CallRecorder, ResponseCache
+from agentlab.types import CallContext, ChatRequest, ChatResponse
+
+Price = ApiPrice | GpuPrice | CpuPrice
+
+
+@dataclass
+class Meter:
+    """Tokens and calls so far (for progress); dollars come from the ledger."""
+
+    tokens: int = 0
+    calls: int = 0
+    in_flight: int = 0
+
+
+@dataclass
+class Models:
+    """The run's clients by endpoint name, the role -> endpoint map, the shared pieces."""
+
+    config: ExperimentConfig
+    clients: dict[str, LLMClient]
+    ledger: BudgetLedger
+    limit: asyncio.Semaphore
+    meter: Meter = field(default_factory=Meter)
+    endpoints: dict[str, EndpointConfig] = field(default_factory=dict)
+
+    def model_names(self) -> str:
+        """Which model plays which role, for the output (``editing=scripted ...``)."""
+        roles = self.config.roles()
+        return ", ".join(
+            f"{role}={self.clients[m.endpoint].model}" for role, m in roles.items() if m
+        )
+
+    def chat(self, role: RoleName, context: CallContext) -> Chat:
+        """A :class:`Chat` for ``role`` labelled with ``context`` (run, task, sample)."""
+        model = self.config.models.for_role(role)
+        client = self.clients[model.endpoint]
+
+        async def generate(request: ChatRequest, ctx: CallContext) -> ChatResponse:
+            async with self.limit:
+                self.meter.in_flight += 1
+                try:
+                    response = await client.generate(request, ctx)
+                finally:
+                    self.meter.in_flight -= 1
+            self.meter.calls += 1
+            self.meter.tokens += response.usage.prompt_tokens + response.usage.completion_tokens
+            return response
+
+        seed = self.config.seed * 100_003 + context.sample
+        return ModelChat(
+            generate,
+            client.model,
+            temperature=model.temperature,
+            max_tokens=model.max_tokens,
+            seed=seed,
+            context=context,
+        )
+
+
+def load_endpoint_configs(config: ExperimentConfig, base_dir: Path) -> dict[str, EndpointConfig]:
+    """The endpoints named by the experiment config, checked against its roles."""
+    found: dict[str, EndpointConfig] = {}
+    for rel in config.endpoints:
+        for endpoint in load_endpoints(base_dir / rel):
+            found[endpoint.name] = endpoint
+    check_endpoint_names(config, found)
+    return found
+
+
+def _price(endpoint: EndpointConfig, table: PricingTable | None) -> Price:
+    if isinstance(endpoint, ScriptedEndpoint) or table is None:
+        return FREE if table is None else table.models.get(endpoint.price_key, FREE)
+    return table.price(endpoint.price_key)
+
+
+@contextlib.asynccontextmanager
+async def open_models(
+    config: ExperimentConfig,
+    endpoints: dict[str, EndpointConfig],
+    *,
+    pricing: Path | None,
+    spent_usd: float,
+    cache: ResponseCache | None,
+    recorder: CallRecorder | None,
+    scripted_rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
+) -> AsyncIterator[Models]:
+    """Open a client for every endpoint a role uses; all are closed on exit."""
+    table = load_pricing(pricing) if pricing is not None else None
+    ledger = BudgetLedger(config.budget.cap_usd, spent_usd=spent_usd)
+    used = sorted({m.endpoint for m in config.roles().values()})
+    clients: dict[str, LLMClient] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        for name in used:
+            endpoint = endpoints[name]
+            price = _price(endpoint, table)
+            if isinstance(endpoint, ScriptedEndpoint) and scripted_rules is not None:
+                clients[name] = _scripted_client(
+                    endpoint, scripted_rules(endpoint), price, ledger, cache, recorder
+                )
+                continue
+            clients[name] = await stack.enter_async_context(
+                open_client(endpoint, price=price, ledger=ledger, cache=cache, recorder=recorder)
+            )
+        if not clients:
+            raise ConfigError("models: no role resolves to an endpoint; set models.default")
+        limit = asyncio.Semaphore(config.concurrency.llm_calls)
+        yield Models(config, clients, ledger, limit, endpoints=endpoints)
+
+
+def _scripted_client(
+    endpoint: ScriptedEndpoint,
+    rules: Sequence[Rule],
+    price: Price,
+    ledger: BudgetLedger,
+    cache: ResponseCache | None,
+    recorder: CallRecorder | None,
+) -> LLMClient:
+    model = ScriptedModel(list(rules), default=endpoint.default_reply, latency_s=endpoint.latency_s)
+    return LLMClient(
+        model,
+        model=endpoint.model,
+        endpoint=endpoint.name,
+        price=price,
+        limits=endpoint.limits,
+        retry=endpoint.retry,
+        timeout_s=endpoint.timeout_s,
+        ledger=ledger,
+        cache=cache,
+        recorder=recorder,
+    )

@@ -1,0 +1,123 @@
+"""Sandboxes as a run uses them: starts and execs under the run's sandbox limit, every exec
+stored as a ``sandbox_exec`` row.
+
+The limit counts sandboxes *busy* (starting, or running a command), not open: a trajectory
+keeps its container while it waits for the model, which costs a sleeping process, while
+the limit bounds the CPU that commands actually use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session
+
+from agentlab.protocols import Sandbox, SandboxBackend
+from agentlab.store.db import Store
+from agentlab.store.tables import SandboxExec
+from agentlab.types import ExecResult, SandboxSpec
+
+
+@dataclass
+class SandboxPool:
+    """The run's sandbox limit, a busy counter for progress, and the exec log."""
+
+    backend: SandboxBackend
+    limit: int
+    store: Store | None = None
+    run_id: str = ""
+    name: str = "gated"  # a SandboxBackend itself, so the eval harness's sandboxes are gated too
+    busy: int = 0
+    _gate: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._gate = asyncio.Semaphore(self.limit)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the run's sandbox slots."""
+        async with self._gate:
+            self.busy += 1
+            try:
+                yield
+            finally:
+                self.busy -= 1
+
+    @contextlib.asynccontextmanager
+    async def open(self, spec: SandboxSpec, task_id: str = "") -> AsyncIterator[Sandbox]:
+        """Start a sandbox (inside a slot) and hand out a gated, recording view of it."""
+        async with self.slot():
+            opened = self.backend.open(spec)
+            sandbox = await opened.__aenter__()
+        try:
+            yield GatedSandbox(sandbox, self, task_id)
+        except BaseException as exc:
+            await opened.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        else:
+            await opened.__aexit__(None, None, None)
+
+    async def record(self, sandbox_id: str, task_id: str, command: str, result: ExecResult) -> None:
+        if self.store is None:
+            return
+        row = SandboxExec(
+            run_id=self.run_id or None,
+            sandbox_id=sandbox_id[:128],
+            task_id=task_id,
+            command=command[:2000],
+            exit_code=result.exit_code,
+            duration_s=result.duration_s,
+            timed_out=result.timed_out,
+            oom_killed=result.oom_killed,
+            truncated=result.truncated,
+        )
+
+        def write(session: Session) -> None:
+            session.add(row)
+
+        await self.store.acall(write)
+
+
+@dataclass
+class GatedSandbox:
+    """A :class:`Sandbox` whose execs take a pool slot and are logged; files pass through."""
+
+    inner: Sandbox
+    pool: SandboxPool
+    task_id: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    async def exec(
+        self,
+        cmd: str | Sequence[str],
+        *,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: bytes | str | None = None,
+    ) -> ExecResult:
+        async with self.pool.slot():
+            result = await self.inner.exec(cmd, timeout=timeout, env=env, cwd=cwd, stdin=stdin)
+        text = cmd if isinstance(cmd, str) else shlex.join(cmd)
+        await self.pool.record(self.inner.id, self.task_id, text, result)
+        return result
+
+    async def read_file(self, path: str) -> bytes:
+        return await self.inner.read_file(path)
+
+    async def write_file(self, path: str, data: bytes | str, *, mode: int = 0o644) -> None:
+        await self.inner.write_file(path, data, mode=mode)
+
+    async def copy_in(self, src: Path, dest: str) -> None:
+        await self.inner.copy_in(src, dest)
+
+    async def copy_out(self, src: str, dest: Path) -> None:
+        await self.inner.copy_out(src, dest)

@@ -1,0 +1,272 @@
+"""Writes and reads of ``agentlab run``: the run row, problems, trajectories, turns, candidates.
+
+Every write is idempotent on the tables' unique keys (run, task, sample, stage, step for a
+turn; run, task, source, sample for a candidate), so a step replayed after a crash never
+becomes a second row. Resume reads back, per trajectory, the finished steps of each stage;
+the state machines replay them and continue at the next step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from agentlab.errors import ConfigError
+from agentlab.store.db import Store
+from agentlab.store.run_tables import CandidateRow, Trajectory, Turn
+from agentlab.store.tables import LLMCall, Run, Task, utcnow
+
+CONTEXT_SAMPLE = -1  # turns of the per-problem context stage, shared by every sample
+
+
+@dataclass
+class RunState:
+    """What a run has done so far, as resume needs it."""
+
+    turns: dict[tuple[str, int, str], list[str]] = field(default_factory=dict)
+    trajectories: dict[tuple[str, int], Trajectory] = field(default_factory=dict)
+    candidates: dict[tuple[str, int], CandidateRow] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+
+    def steps(self, task_id: str, sample: int, stage: str) -> list[str]:
+        """The stored record JSON of each finished step of one stage, in step order."""
+        return self.turns.get((task_id, sample, stage), [])
+
+
+class RunStore:
+    """``agentlab run`` queries over a :class:`Store`; async methods run off the loop."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------------------- the run
+
+    async def start_run(
+        self, run_id: str, *, name: str, config: Mapping[str, Any], config_hash: str, seed: int
+    ) -> None:
+        """Create the run row, or mark an existing one running again (resume)."""
+
+        def op(s: Session) -> None:
+            run = s.get(Run, run_id)
+            if run is None:
+                run = Run(
+                    id=run_id,
+                    kind="run",
+                    name=name,
+                    config_json=json.dumps(config),
+                    config_hash=config_hash,
+                    seed=seed,
+                )
+            run.status, run.finished_at = "running", None
+            s.add(run)
+
+        await self.store.acall(op)
+
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        """The stored config of ``run_id`` (for ``--resume``); ConfigError if unknown."""
+
+        def op(s: Session) -> str:
+            run = s.get(Run, run_id)
+            if run is None or run.kind != "run":
+                raise ConfigError(
+                    f"--resume {run_id}: no such experiment run in {self.store.safe_url}; "
+                    'list runs with: agentlab sql "select id, name, status from run"'
+                )
+            return run.config_json
+
+        data: dict[str, Any] = json.loads(self.store.call(op))
+        return data
+
+    async def finish_run(self, run_id: str, status: str, spent_usd: float) -> None:
+        def op(s: Session) -> None:
+            run = s.get(Run, run_id)
+            if run is not None:
+                run.status, run.finished_at, run.spent_usd = status, utcnow(), spent_usd
+                s.add(run)
+
+        await self.store.acall(op)
+
+    async def spent_usd(self, run_id: str) -> float:
+        """Dollars already spent on LLM calls in this run (the ledger starts from it)."""
+
+        def op(s: Session) -> float:
+            total = s.exec(select(func.sum(LLMCall.usd)).where(col(LLMCall.run_id) == run_id))
+            return float(total.one() or 0.0)
+
+        return await self.store.acall(op)
+
+    # -------------------------------------------------------------------------- state
+
+    async def load(self, run_id: str) -> RunState:
+        """Everything stored for ``run_id`` that resume needs."""
+
+        def op(s: Session) -> RunState:
+            state = RunState()
+            turns = s.exec(select(Turn).where(Turn.run_id == run_id).order_by(col(Turn.step))).all()
+            grouped: dict[tuple[str, int, str], list[str]] = defaultdict(list)
+            for t in turns:
+                grouped[(t.task_id, t.sample, t.stage)].append(t.record_json)
+            state.turns = dict(grouped)
+            for tr in s.exec(select(Trajectory).where(Trajectory.run_id == run_id)).all():
+                state.trajectories[(tr.task_id, tr.sample)] = tr
+            for c in s.exec(
+                select(CandidateRow).where(CandidateRow.run_id == run_id, CandidateRow.source == "")
+            ).all():
+                state.candidates[(c.task_id, c.sample)] = c
+            for task in s.exec(select(Task).where(Task.run_id == run_id)).all():
+                state.tasks[task.task_id] = task
+            return state
+
+        return await self.store.acall(op)
+
+    async def save_turn(
+        self,
+        run_id: str,
+        task_id: str,
+        sample: int,
+        stage: str,
+        step: int,
+        action: str,
+        record: str,
+    ) -> None:
+        """Store one finished step (a second write of the same step replaces the first)."""
+
+        def op(s: Session) -> None:
+            row = s.exec(
+                select(Turn).where(
+                    Turn.run_id == run_id,
+                    Turn.task_id == task_id,
+                    Turn.sample == sample,
+                    Turn.stage == stage,
+                    Turn.step == step,
+                )
+            ).first()
+            if row is None:
+                row = Turn(
+                    run_id=run_id,
+                    task_id=task_id,
+                    sample=sample,
+                    stage=stage,
+                    step=step,
+                    record_json=record,
+                )
+            row.action, row.record_json = action, record
+            s.add(row)
+
+        await self.store.acall(op)
+
+    async def set_trajectory(
+        self,
+        run_id: str,
+        task_id: str,
+        sample: int,
+        *,
+        status: str,
+        stage: str | None = None,
+        error: str | None = None,
+        attempt: bool = False,
+    ) -> None:
+        """Set a trajectory's ``status`` (and ``stage``); ``attempt`` counts a new attempt."""
+
+        def op(s: Session) -> None:
+            row = s.exec(
+                select(Trajectory).where(
+                    Trajectory.run_id == run_id,
+                    Trajectory.task_id == task_id,
+                    Trajectory.sample == sample,
+                )
+            ).first()
+            row = row or Trajectory(run_id=run_id, task_id=task_id, sample=sample)
+            row.stage = stage or row.stage
+            row.status, row.error, row.updated_at = status, error, utcnow()
+            row.attempts += 1 if attempt else 0
+            s.add(row)
+
+        await self.store.acall(op)
+
+    async def set_task(
+        self, run_id: str, task_id: str, *, dataset: str, status: str, error: str | None = None
+    ) -> None:
+        """Record where one problem got to (``failed`` carries the reason)."""
+
+        def op(s: Session) -> None:
+            row = s.exec(select(Task).where(Task.run_id == run_id, Task.task_id == task_id)).first()
+            row = row or Task(run_id=run_id, task_id=task_id, dataset=dataset)
+            row.status, row.error, row.updated_at = status, error, utcnow()
+            s.add(row)
+
+        await self.store.acall(op)
+
+    # --------------------------------------------------------------------- candidates
+
+    async def save_candidate(self, row: CandidateRow) -> None:
+        """Insert or replace the candidate of (run, task, source, sample)."""
+
+        def op(s: Session) -> None:
+            old = s.exec(
+                select(CandidateRow).where(
+                    CandidateRow.run_id == row.run_id,
+                    CandidateRow.task_id == row.task_id,
+                    CandidateRow.source == row.source,
+                    CandidateRow.sample == row.sample,
+                )
+            ).first()
+            if old is not None:
+                old.patch, old.patch_sha, old.test = row.patch, row.patch_sha, row.test
+                old.status, old.resolved, old.usd = row.status, row.resolved, row.usd
+                s.add(old)
+            else:
+                s.add(row)
+
+        await self.store.acall(op)
+
+    async def set_resolved(self, run_id: str, task_id: str, sample: int, resolved: bool) -> None:
+        def op(s: Session) -> None:
+            row = s.exec(
+                select(CandidateRow).where(
+                    CandidateRow.run_id == run_id,
+                    CandidateRow.task_id == task_id,
+                    CandidateRow.source == "",
+                    CandidateRow.sample == sample,
+                )
+            ).first()
+            if row is not None:
+                row.resolved = resolved
+                s.add(row)
+
+        await self.store.acall(op)
+
+    async def stage_costs(self, run_id: str) -> dict[str, tuple[float, int]]:
+        """Dollars and tokens by role (stage) for the run's LLM calls."""
+
+        def op(s: Session) -> dict[str, tuple[float, int]]:
+            rows = s.exec(
+                select(
+                    LLMCall.role,
+                    func.sum(LLMCall.usd),
+                    func.sum(LLMCall.prompt_tokens + LLMCall.completion_tokens),
+                )
+                .where(col(LLMCall.run_id) == run_id)
+                .group_by(LLMCall.role)
+            ).all()
+            return {str(r): (float(u or 0.0), int(t or 0)) for r, u, t in rows}
+
+        return await self.store.acall(op)
+
+    async def candidates(self, run_id: str) -> list[CandidateRow]:
+        def op(s: Session) -> list[CandidateRow]:
+            return list(
+                s.exec(
+                    select(CandidateRow).where(
+                        CandidateRow.run_id == run_id, CandidateRow.source == ""
+                    )
+                ).all()
+            )
+
+        return await self.store.acall(op)
