@@ -126,6 +126,10 @@ class WarmRepo:
         for test in tests:
             await self.sandbox.write_file(self._test(test.key), test.script)
 
+    async def add_test(self, test: MatrixTest) -> None:
+        """Stage one more test (e.g. one the selection model wrote)."""
+        await self.sandbox.write_file(self._test(test.key), test.script)
+
     def _patch(self, key: int) -> str:
         return f"{SCRATCH}/patch_{key}.diff"
 
