@@ -283,3 +283,42 @@ class ScoringStore:
             return {role: (int(n), float(usd)) for role, n, usd in s.exec(query)}
 
         return await self.store.acall(op)
+
+
+async def copy_run_candidates(store: ScoringStore, run_id: str, source_run: str) -> int:
+    """Import every candidate of ``source_run`` into ``run_id`` with source ``run:ID``."""
+    rows = await store.candidates(source_run)
+    items = [
+        ImportedCandidate(
+            task_id=r.task_id,
+            patch=r.patch,
+            patch_sha=r.patch_sha,
+            sample=r.sample,
+            test=r.test,
+            resolved=r.resolved,
+            usd=r.usd,
+            status=r.status,
+        )
+        for r in rows
+    ]
+    # Candidates that were themselves imported keep their origin in the new source label.
+    by_source: dict[str, list[ImportedCandidate]] = {}
+    for row, item in zip(rows, items, strict=True):
+        label = f"run:{source_run}" + (f"/{row.source}" if row.source else "")
+        by_source.setdefault(label, []).append(item)
+    added = 0
+    for label, group in by_source.items():
+        added += await store.import_candidates(run_id, label, group)
+    return added
+
+
+def final_picks(rows: Iterable[Selection], order: Sequence[str]) -> dict[str, Selection]:
+    """Per task, the pick of the first method in ``order`` that made one."""
+    best: dict[str, Selection] = {}
+    for row in rows:
+        if row.method not in order:
+            continue
+        have = best.get(row.task_id)
+        if have is None or order.index(row.method) < order.index(have.method):
+            best[row.task_id] = row
+    return best

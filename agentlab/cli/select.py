@@ -1,0 +1,220 @@
+"""``agentlab select``, ``agentlab export`` and ``agentlab report``: choosing among candidates.
+
+``select`` pools candidates (``--from run:ID`` and ``--from preds.jsonl``, repeatable) into a
+new run of kind ``select``, runs the vote matrix, the verifiers and the selection state machine
+(each stage with its own model, when given), grades what was never graded, and prints the
+metrics. ``export`` writes a run's final picks as SWE-bench predictions; ``report`` prints the
+metrics again from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from agentlab.cli.select_report import build_report, print_report, write_predictions
+from agentlab.errors import ConfigError
+from agentlab.scoring.diffs import patch_sha
+from agentlab.scoring.llm import ModelRole
+from agentlab.selection_runner import Models, ProblemResult, SelectionConfig, score_run
+from agentlab.store import Store, open_store
+from agentlab.store.scoring_store import ImportedCandidate, ScoringStore, copy_run_candidates
+from agentlab.tasks.harness import EvalConfig, InstanceImages
+from agentlab.tasks.predictions import Prediction, load_predictions
+
+console = Console(stderr=True)
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store", envvar="AGENTLAB_STORE", help="Store URL (default sqlite:///agentlab.db)."
+    ),
+]
+
+
+async def import_sources(scoring: ScoringStore, run_id: str, sources: list[str]) -> int:
+    """Pool ``run:ID`` runs and predictions files into ``run_id``; returns candidates added."""
+    added = 0
+    for source in sources:
+        if source.startswith("run:"):
+            other = source.removeprefix("run:")
+            if not await scoring.run_exists(other):
+                raise ConfigError(f"--from {source}: no run {other!r} in the store")
+            added += await copy_run_candidates(scoring, run_id, other)
+            continue
+        path = Path(source)
+        by_model: dict[str, list[ImportedCandidate]] = {}
+        for pred in await asyncio.to_thread(_read_predictions, path):
+            patch = pred.patch or ""
+            item = ImportedCandidate(pred.instance_id, patch, patch_sha(patch), sample=pred.sample)
+            by_model.setdefault(pred.model_name, []).append(item)
+        for model, items in by_model.items():
+            added += await scoring.import_candidates(run_id, f"{path.name}:{model}", items)
+    return added
+
+
+def _read_predictions(path: Path) -> list[Prediction]:
+    if not path.exists():
+        raise ConfigError(f"--from {path}: not run:ID and no such predictions file")
+    return load_predictions(path)
+
+
+@contextlib.asynccontextmanager
+async def _models(
+    store: Store, run_id: str, path: str | None, names: dict[str, str | None], logprobs: bool
+) -> AsyncIterator[Models]:
+    """Open one LLM client per named endpoint; calls are recorded in ``llm_call`` by role."""
+    wanted = {role: name for role, name in names.items() if name}
+    if not wanted:
+        yield Models()
+        return
+    if path is None:
+        raise ConfigError("--selection-model/--judge-model/--pairwise-model need --models FILE")
+    from agentlab.llm import load_endpoints, open_client
+    from agentlab.llm.pricing import FREE
+    from agentlab.store.llm_log import StoreCallRecorder
+
+    endpoints = {e.name: e for e in load_endpoints(path)}
+    for role, name in wanted.items():
+        if name not in endpoints:
+            known = ", ".join(sorted(endpoints))
+            raise ConfigError(f"--{role}-model {name!r}: not in {path} (endpoints: {known})")
+    recorder = StoreCallRecorder(store)
+    async with contextlib.AsyncExitStack() as stack:
+        roles: dict[str, ModelRole] = {}
+        for role, name in wanted.items():
+            cfg = endpoints[name]
+            client = await stack.enter_async_context(
+                open_client(cfg, price=FREE, recorder=recorder)
+            )
+            label = "selection" if role == "selection" else f"verifier_{role}"
+            roles[role] = ModelRole(client.generate, cfg.model, label, run_id=run_id)
+        yield Models(
+            selection=roles.get("selection"),
+            judge=roles.get("judge"),
+            judge_logprobs=logprobs,
+            pairwise=roles.get("pairwise"),
+        )
+
+
+def select_command(
+    sources: Annotated[
+        list[str], typer.Option("--from", help="run:ID or a predictions file (repeatable).")
+    ],
+    dataset: Annotated[
+        str, typer.Option(help="agentlab-mini or a dataset path.")
+    ] = "agentlab-mini",
+    run_id: Annotated[str | None, typer.Option(help="Id of the selection run.")] = None,
+    store: StoreOpt = None,
+    models: Annotated[str | None, typer.Option("--models", help="Endpoints YAML.")] = None,
+    selection_model: Annotated[str | None, typer.Option(help="Endpoint for selection.")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="Endpoint for the judge.")] = None,
+    pairwise_model: Annotated[str | None, typer.Option(help="Endpoint for pairwise.")] = None,
+    logprobs: Annotated[bool, typer.Option(help="Judge from YES/NO log-probs.")] = False,
+    top_m: Annotated[int, typer.Option(min=1, help="Candidates kept after voting.")] = 3,
+    max_sandboxes: Annotated[int, typer.Option(min=1, help="Containers at once.")] = 4,
+    test_timeout: Annotated[float, typer.Option(min=1, help="Seconds per test run.")] = 60.0,
+    grade: Annotated[bool, typer.Option(help="Grade ungraded candidates (hidden tests).")] = True,
+) -> None:
+    """Pool candidates, vote with their generated tests, verify, select, and report."""
+    from agentlab.cli.eval import DockerImages, resolve_dataset
+
+    data = resolve_dataset(dataset)
+    run_id = run_id or f"select-{uuid.uuid4().hex[:8]}"
+    config = SelectionConfig(
+        top_m=top_m, max_sandboxes=max_sandboxes, test_timeout_s=test_timeout, grade=grade
+    )
+    eval_config = EvalConfig(run_id=run_id, timeout=max(test_timeout * 5, 300))
+    names = {"selection": selection_model, "judge": judge_model, "pairwise": pairwise_model}
+    st = open_store(store)
+
+    async def main() -> None:
+        from agentlab.sandbox.docker import DockerBackend
+
+        scoring = ScoringStore(st)
+        await scoring.ensure_run(
+            run_id, kind="select", name=run_id, config={"from": sources, **names}
+        )
+        added = await import_sources(scoring, run_id, sources)
+        console.print(f"[dim]{run_id}: {added} candidates added from {len(sources)} sources[/]")
+
+        def done(result: ProblemResult) -> None:
+            picks = ", ".join(f"{m}={c}" for m, c in result.picks.items())
+            console.print(
+                f"{result.task_id}: {result.distinct} distinct changes, {result.valid_tests}/"
+                f"{result.tests} valid tests; picks {picks}"
+            )
+
+        try:
+            async with _models(st, run_id, models, names, logprobs) as roles:
+                await score_run(
+                    scoring,
+                    run_id,
+                    data,
+                    DockerBackend(),
+                    InstanceImages(DockerImages(), eval_config),
+                    eval_config=eval_config,
+                    config=config,
+                    models=roles,
+                    on_problem=done,
+                )
+        except BaseException:
+            await scoring.finish_run(run_id, "interrupted")
+            raise
+        report = await build_report(scoring, run_id)
+        await scoring.finish_run(run_id, "finished", report.total.selected)
+        print_report(report, run_id, Console())
+
+    try:
+        asyncio.run(main())
+    finally:
+        st.close()
+
+
+def export_command(
+    run: Annotated[str, typer.Argument(help="The run whose final picks to export.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Predictions file.")] = Path(
+        "predictions.jsonl"
+    ),
+    store: StoreOpt = None,
+) -> None:
+    """Write a run's final choices as a SWE-bench predictions file."""
+    st = open_store(store)
+    try:
+        report = asyncio.run(build_report(ScoringStore(st), run))
+    finally:
+        st.close()
+    if not report.final:
+        raise ConfigError(f"run {run!r} has no selections; run `agentlab select` first")
+    n = write_predictions(report, run, output)
+    console.print(f"wrote {n} predictions to {output}")
+
+
+def report_command(
+    run: Annotated[str, typer.Argument(help="The run to report on.")], store: StoreOpt = None
+) -> None:
+    """Coverage, selected score, random-pick score, selection efficiency, cost per stage."""
+    st = open_store(store)
+    try:
+        scoring = ScoringStore(st)
+        if not asyncio.run(scoring.run_exists(run)):
+            raise ConfigError(
+                f"no run {run!r} in {st.safe_url}; see `agentlab sql 'select id from run'`"
+            )
+        report = asyncio.run(build_report(scoring, run))
+    finally:
+        st.close()
+    print_report(report, run, Console())
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``select``, ``export`` and ``report`` to the ``agentlab`` command."""
+    app.command("select")(select_command)
+    app.command("export")(export_command)
+    app.command("report")(report_command)
