@@ -18,7 +18,7 @@ from typing import Protocol
 
 from agentlab.coordinator import fan_out
 from agentlab.errors import BudgetExceededError
-from agentlab.run.env import INFRA_ERRORS, RunEnv, describe
+from agentlab.run.env import INFRA_ERRORS, RunEnv, describe, first_leaf
 from agentlab.store.run_tables import CandidateRow
 
 ATTEMPTS = 2  # per item per invocation; an item still failing is retried on --resume
@@ -94,7 +94,7 @@ async def execute(env: RunEnv, pipeline: Pipeline) -> Outcome:
     try:
         await fan_out(items, work, max_workers=width)
     except* BudgetExceededError as group:
-        outcome.status, outcome.reason = "budget_exhausted", describe(group.exceptions[0])
+        outcome.status, outcome.reason = "budget_exhausted", describe(first_leaf(group))
     return outcome
 
 

@@ -6,7 +6,7 @@ the helpers that turn state-machine steps into stored turns and back.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -94,6 +94,8 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:2000] if text else type(exc).__name__
 
 
-def first_infra(errors: Sequence[BaseException]) -> BaseException | None:
-    """The first infrastructure error among ``errors``, if any."""
-    return next((e for e in errors if isinstance(e, INFRA_ERRORS)), None)
+def first_leaf(error: BaseException) -> BaseException:
+    """The first non-group exception inside (possibly nested) exception groups."""
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

@@ -55,7 +55,8 @@ class SandboxPool:
             opened = self.backend.open(spec)
             sandbox = await opened.__aenter__()
         try:
-            yield GatedSandbox(sandbox, self, task_id)
+            task = task_id or spec.labels.get("agentlab.instance_id", "")
+            yield GatedSandbox(sandbox, self, task)
         except BaseException as exc:
             await opened.__aexit__(type(exc), exc, exc.__traceback__)
             raise

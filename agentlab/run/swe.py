@@ -21,7 +21,7 @@ from agentlab.agent.workspace import Workspace
 from agentlab.coordinator import fan_out
 from agentlab.errors import SandboxError
 from agentlab.protocols import Sandbox
-from agentlab.run.env import RunEnv
+from agentlab.run.env import RunEnv, first_leaf
 from agentlab.store.eval_store import EvalStore, EvaluationRecord
 from agentlab.store.run_store import CONTEXT_SAMPLE
 from agentlab.store.run_tables import CandidateRow
@@ -155,7 +155,11 @@ class SWEPipeline:
             return result
 
         limit = env.config.concurrency.llm_calls
-        return await fan_out(range(len(paths)), score, max_workers=limit)
+        try:
+            return await fan_out(range(len(paths)), score, max_workers=limit)
+        except BaseExceptionGroup as group:
+            # One error, as the caller classifies it (infrastructure, budget), not a group.
+            raise first_leaf(group) from group
 
     async def _ranking(self, instance: SWEInstance, scores: list[FileScore]) -> Ranking:
         env, task_id = self.env, instance.instance_id
