@@ -39,6 +39,8 @@ class Pipeline(Protocol):
 
     async def grade(self, candidate: CandidateRow) -> bool: ...
 
+    async def aclose(self) -> None: ...
+
 
 @dataclass
 class Outcome:
@@ -72,11 +74,12 @@ async def execute(env: RunEnv, pipeline: Pipeline) -> Outcome:
     env.progress.begin({st: len(tasks) if st == "context" else len(items) for st in stages})
     for task_id, sample in items:
         if finished(env, task_id, sample):
-            for stage in pipeline.stages()[1:]:
-                env.progress.advance(stage)
+            for stage in stages:
+                if stage != "context":
+                    env.progress.advance(stage)
     for task_id in tasks:
-        if all(finished(env, task_id, s) for s in range(k)):
-            env.progress.advance(pipeline.stages()[0])
+        if "context" in stages and all(finished(env, task_id, s) for s in range(k)):
+            env.progress.advance("context")
 
     async def work(item: tuple[str, int]) -> None:
         task_id, sample = item

@@ -165,7 +165,11 @@ async def run_pipeline(
         ) as env:
             if on_env is not None:
                 on_env(env)
-            outcome = await execute(env, factory.build(env))
+            pipeline = factory.build(env)
+            try:
+                outcome = await execute(env, pipeline)
+            finally:
+                await pipeline.aclose()
             spent, status = env.models.ledger.spent_usd, outcome.status
             return outcome
     except (KeyboardInterrupt, asyncio.CancelledError):

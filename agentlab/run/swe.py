@@ -77,6 +77,9 @@ class SWEPipeline:
     def stages(self) -> tuple[str, ...]:
         return ("context", "testing", "editing", "grading")
 
+    async def aclose(self) -> None:
+        """Nothing to release: every sandbox is closed by the block that opened it."""
+
     # ------------------------------------------------------------------------- sandboxes
 
     def spec(self, image: str, task_id: str, sample: int) -> SandboxSpec:
