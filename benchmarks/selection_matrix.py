@@ -24,6 +24,7 @@ from agentlab.cli.eval import DockerImages, resolve_dataset
 from agentlab.sandbox.docker import DockerBackend
 from agentlab.scoring.matrix import Cell, CellJob, MatrixCandidate, MatrixTest, WarmRepo, run_cells
 from agentlab.tasks.harness import EvalConfig, InstanceImages, sandbox_spec
+from agentlab.types import SandboxSpec
 
 TEST = """\
 import sys
@@ -54,10 +55,14 @@ def _tests(n: int) -> list[MatrixTest]:
 
 
 async def ours(
-    backend: DockerBackend, spec: object, cands, tests, jobs
-) -> tuple[float, list[Cell]]:  # type: ignore[no-untyped-def]
+    backend: DockerBackend,
+    spec: SandboxSpec,
+    cands: list[MatrixCandidate],
+    tests: list[MatrixTest],
+    jobs: list[CellJob],
+) -> tuple[float, list[Cell]]:
     started = time.perf_counter()
-    async with backend.open(spec) as sandbox:  # type: ignore[arg-type]
+    async with backend.open(spec) as sandbox:
         repo = WarmRepo(sandbox)
         await repo.stage(cands, tests)
         cells = await run_cells([repo], jobs)
@@ -65,14 +70,19 @@ async def ours(
 
 
 async def harness_way(
-    backend: DockerBackend, spec: object, cands, tests, jobs
-) -> tuple[float, list[Cell]]:  # type: ignore[no-untyped-def]
+    backend: DockerBackend,
+    spec: SandboxSpec,
+    cands: list[MatrixCandidate],
+    tests: list[MatrixTest],
+    jobs: list[CellJob],
+) -> tuple[float, list[Cell]]:
     by_c = {c.key: c for c in cands}
     by_t = {t.key: t for t in tests}
     started = time.perf_counter()
     cells = []
     for job in jobs:
-        async with backend.open(spec) as sandbox:  # type: ignore[arg-type]
+        assert job.candidate is not None
+        async with backend.open(spec) as sandbox:
             repo = WarmRepo(sandbox)
             await repo.stage([by_c[job.candidate]], [by_t[job.test]])
             cells.append(await repo.run(job))
