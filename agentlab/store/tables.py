@@ -40,9 +40,7 @@ class Run(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=128)
     kind: str = Field(max_length=32, index=True)  # eval | run | select | profile
     name: str = Field(default="", max_length=256)
-    status: str = Field(
-        default="running", max_length=32
-    )  # running|finished|failed|interrupted
+    status: str = Field(default="running", max_length=32)  # running|finished|failed|interrupted
     config_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     config_hash: str = Field(default="", max_length=64)
     seed: int | None = None
