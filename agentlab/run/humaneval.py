@@ -21,6 +21,7 @@ from agentlab.errors import SandboxError
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import Sandbox
 from agentlab.run.env import RunEnv
+from agentlab.store.eval_store import EvalStore, EvaluationRecord
 from agentlab.store.run_tables import CandidateRow
 from agentlab.tasks import humaneval as he
 from agentlab.types import CallContext, ExecResult, Message, Record, SandboxSpec
@@ -206,6 +207,20 @@ class HumanEvalPipeline:
         verdict = he.parse_results(done.stdout).get("0")
         if verdict is None:
             raise SandboxError(f"HumanEval runner gave no verdict (exit {done.exit_code})")
+        # Also an evaluation row, so `agentlab budget fit RUN` reads this run like any other.
+        await EvalStore(self.env.store.store).record(
+            self.env.run_id,
+            EvaluationRecord(
+                instance_id=candidate.task_id,
+                model_name=self.env.config.run_name,
+                sample=candidate.sample,
+                outcome="resolved" if verdict == "passed" else "unresolved",
+                resolved=verdict == "passed",
+                patch_applied=True,
+                patch_sha=candidate.patch_sha,
+                error=None if verdict == "passed" else verdict,
+            ),
+        )
         return verdict == "passed"
 
     async def _warm_grader(self) -> Sandbox:
