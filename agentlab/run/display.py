@@ -99,8 +99,8 @@ def summary_table(report: RunReport, model_line: str, status: str) -> Table:
         fit = report.fit
         table.add_row("scaling fit", f"c(k) = {fit.base:g}^({fit.a:.3f} * k^{fit.b:.3f})")
     for stage, (usd, tokens) in sorted(report.stage_costs.items()):
-        table.add_row(f"cost {stage}", f"${usd:.4f} ({tokens:,} tokens)")
-    table.add_row("cost total", f"${report.spent_usd:.4f}")
+        table.add_row(f"cost {stage}", f"{_usd(usd)} ({tokens:,} tokens)")
+    table.add_row("cost total", _usd(report.spent_usd))
     if report.predicted is not None:
         point, low, high = report.predicted
         table.add_row(
@@ -109,6 +109,11 @@ def summary_table(report: RunReport, model_line: str, status: str) -> Table:
     for task_id, reason in report.failed.items():
         table.add_row(f"failed {task_id}", reason[:120])
     return table
+
+
+def _usd(value: float) -> str:
+    # Local-model runs cost fractions of a cent; show enough digits to see them.
+    return f"${value:.4f}" if value == 0 or value >= 0.01 else f"${value:.6f}"
 
 
 NEXT_SQL: Sequence[str] = (

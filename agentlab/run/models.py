@@ -57,10 +57,12 @@ class Models:
 
     def model_names(self) -> str:
         """Which model plays which role, for the output (``editing=scripted ...``)."""
-        roles = self.config.roles()
-        return ", ".join(
-            f"{role}={self.clients[m.endpoint].model}" for role, m in roles.items() if m
-        )
+        by_model: dict[str, list[str]] = {}
+        for role, m in self.config.roles().items():
+            by_model.setdefault(self.clients[m.endpoint].model, []).append(role)
+        if len(by_model) == 1:
+            return f"{next(iter(by_model))} (every role)"
+        return "; ".join(f"{model} ({', '.join(roles)})" for model, roles in by_model.items())
 
     def chat(self, role: RoleName, context: CallContext) -> Chat:
         """A :class:`Chat` for ``role`` labelled with ``context`` (run, task, sample)."""

@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from agentlab.protocols import Sandbox, SandboxBackend
 from agentlab.store.db import Store
-from agentlab.store.tables import SandboxExec
+from agentlab.store.tables import SandboxExec, utcnow
 from agentlab.types import ExecResult, SandboxSpec
 
 
@@ -66,20 +67,22 @@ class SandboxPool:
     async def record(self, sandbox_id: str, task_id: str, command: str, result: ExecResult) -> None:
         if self.store is None:
             return
-        row = SandboxExec(
-            run_id=self.run_id or None,
-            sandbox_id=sandbox_id[:128],
-            task_id=task_id,
-            command=command[:2000],
-            exit_code=result.exit_code,
-            duration_s=result.duration_s,
-            timed_out=result.timed_out,
-            oom_killed=result.oom_killed,
-            truncated=result.truncated,
-        )
+        row = {
+            "run_id": self.run_id or None,
+            "sandbox_id": sandbox_id[:128],
+            "task_id": task_id,
+            "command": command[:2000],
+            "exit_code": result.exit_code,
+            "duration_s": result.duration_s,
+            "timed_out": result.timed_out,
+            "oom_killed": result.oom_killed,
+            "truncated": result.truncated,
+            "created_at": utcnow(),
+        }
 
         def write(session: Session) -> None:
-            session.add(row)
+            # A core insert: one row per exec is on the hot path; no ORM object needed.
+            session.execute(insert(SandboxExec.__table__).values(**row))  # type: ignore[attr-defined]
 
         await self.store.acall(write)
 

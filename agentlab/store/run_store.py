@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, SQLModel, col, select
 
 from agentlab.errors import ConfigError
 from agentlab.store.db import Store
@@ -136,28 +138,20 @@ class RunStore:
         record: str,
     ) -> None:
         """Store one finished step (a second write of the same step replaces the first)."""
+        values = {
+            "run_id": run_id,
+            "task_id": task_id,
+            "sample": sample,
+            "stage": stage,
+            "step": step,
+            "action": action,
+            "record_json": record,
+            "created_at": utcnow(),
+        }
+        keys = ("run_id", "task_id", "sample", "stage", "step")
 
         def op(s: Session) -> None:
-            row = s.exec(
-                select(Turn).where(
-                    Turn.run_id == run_id,
-                    Turn.task_id == task_id,
-                    Turn.sample == sample,
-                    Turn.stage == stage,
-                    Turn.step == step,
-                )
-            ).first()
-            if row is None:
-                row = Turn(
-                    run_id=run_id,
-                    task_id=task_id,
-                    sample=sample,
-                    stage=stage,
-                    step=step,
-                    record_json=record,
-                )
-            row.action, row.record_json = action, record
-            s.add(row)
+            _upsert(s, Turn, values, keys, ("action", "record_json"))
 
         await self.store.acall(op)
 
@@ -173,20 +167,25 @@ class RunStore:
         attempt: bool = False,
     ) -> None:
         """Set a trajectory's ``status`` (and ``stage``); ``attempt`` counts a new attempt."""
+        values: dict[str, Any] = {
+            "run_id": run_id,
+            "task_id": task_id,
+            "sample": sample,
+            "stage": stage or "pending",
+            "status": status,
+            "error": error,
+            "attempts": int(attempt),
+            "updated_at": utcnow(),
+        }
+        table = Trajectory.__table__  # type: ignore[attr-defined]
+        update: dict[str, Any] = {"status": status, "error": error, "updated_at": utcnow()}
+        if stage is not None:
+            update["stage"] = stage
+        if attempt:
+            update["attempts"] = table.c.attempts + 1
 
         def op(s: Session) -> None:
-            row = s.exec(
-                select(Trajectory).where(
-                    Trajectory.run_id == run_id,
-                    Trajectory.task_id == task_id,
-                    Trajectory.sample == sample,
-                )
-            ).first()
-            row = row or Trajectory(run_id=run_id, task_id=task_id, sample=sample)
-            row.stage = stage or row.stage
-            row.status, row.error, row.updated_at = status, error, utcnow()
-            row.attempts += 1 if attempt else 0
-            s.add(row)
+            _upsert(s, Trajectory, values, ("run_id", "task_id", "sample"), update)
 
         await self.store.acall(op)
 
@@ -270,3 +269,22 @@ class RunStore:
             )
 
         return await self.store.acall(op)
+
+
+def _upsert(
+    session: Session,
+    model: type[SQLModel],
+    values: dict[str, Any],
+    keys: tuple[str, ...],
+    update: tuple[str, ...] | dict[str, Any],
+) -> None:
+    """One INSERT ... ON CONFLICT DO UPDATE (SQLite and PostgreSQL): no read, no ORM object.
+
+    These writes sit on the hot path of every trajectory step; a select-then-write through
+    the ORM costs several times as much CPU.
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table).values(**values)
+    changes = update if isinstance(update, dict) else {c: stmt.excluded[c] for c in update}
+    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
