@@ -118,9 +118,10 @@ async def test_infrastructure_errors_are_retried_on_resume_not_counted_done(
 ) -> None:
     task_id = TWO[0]
     model = ScriptedModel(gold_rules(mini))
-    # Every editing call fails with HTTP 500 until the faults run out: after the client's
-    # retries and the coordinator's attempts the trajectory is an error and the problem failed.
-    model.inject(Fault(kind="server_error", times=1000, user="Fix the issue"))
+    # The editing call fails with HTTP 500 exactly as often as one invocation tries it (2 client
+    # attempts x 2 coordinator attempts): the trajectory is an error and the problem failed;
+    # then the endpoint has recovered.
+    model.inject(Fault(kind="server_error", times=4, user="Fix the issue"))
     with ScriptedServer(model) as server:
         path = write_experiment(tmp_path, server.base_url, [task_id], k=1, n=2)
         request = new_request(load_experiment(path), path, run_id)
@@ -131,7 +132,6 @@ async def test_infrastructure_errors_are_retried_on_resume_not_counted_done(
         assert snap["candidates"] == []
         task = store.call(lambda s: s.exec(select(Task).where(Task.run_id == run_id)).one())
         assert task.status == "failed" and "RetryableLLMError" in (task.error or "")
-        model._faults.clear()  # the endpoint recovers
         again = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
     assert again.status == "finished" and not again.errors
     snap = snapshot(store, run_id)
