@@ -55,11 +55,16 @@ async def test_sigkill_at_random_points_then_resume_matches_uninterrupted_run(
         assert all(c[5] is True for c in expected["candidates"])
         url = f"sqlite:///{tmp_path}/killed.db"
         mid_run = 0
+        open_store(url).close()  # the schema exists before anyone polls it
         for attempt in range(KILLS):
             run_id = f"killed-{attempt}-" + os.urandom(4).hex()
             proc = _cli(str(path), "--run-id", run_id, "--store", url, cwd=tmp_path)
-            # A kill point anywhere from start-up to near the end of a whole run.
-            await asyncio.sleep(rng.uniform(1.0, max(2.0, took)))
+            # A kill point anywhere in the run, once it has a run row to resume.
+            for _ in range(600):
+                if proc.poll() is not None or _status(url, run_id) is not None:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(rng.uniform(0.0, took))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             mid_run += _status(url, run_id) == "running"
