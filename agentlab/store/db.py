@@ -4,15 +4,15 @@ SQLite (the default, a file in the working directory) runs in WAL mode with fore
 and a busy timeout, so readers never block the writer and a crash never leaves a torn file.
 Any ``postgresql://`` URL works the same way (through psycopg 3).
 
-Writes go through one worker thread per store: SQLite allows one writer at a time anyway, and
-serialising them here means no "database is locked" errors under heavy fan-out, and no blocking
-SQL on the event loop.
+Async writes go through one writer thread per store that commits queued jobs together (group
+commit): SQLite allows one writer at a time anyway, so serialising them here means no
+"database is locked" errors under heavy fan-out, far fewer commits, and no blocking SQL on the
+event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +27,7 @@ from sqlmodel import Session, SQLModel, select
 from agentlab.errors import ConfigError, StoreError
 from agentlab.store import run_tables, scoring_tables, tables
 from agentlab.store.tables import SCHEMA_VERSION, SchemaInfo
+from agentlab.store.writer import GroupWriter
 
 T = TypeVar("T")
 
@@ -76,7 +77,7 @@ class Store:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
-        self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentlab-store")
+        self._writer = GroupWriter(self.session, self.call)
 
     @property
     def dialect(self) -> str:
@@ -104,14 +105,16 @@ class Store:
             ) from exc
 
     async def acall(self, fn: Callable[[Session], T]) -> T:
-        """Run ``fn`` in a transaction on the store's writer thread, off the event loop.
+        """Run ``fn`` on the store's writer thread, off the event loop; return once committed.
 
-        The write is shielded: if the awaiting task is cancelled, the transaction still runs
-        to commit or rollback on its thread, so cancellation never tears a write.
+        Jobs queued together share one transaction (group commit, see ``store/writer.py``),
+        so ``fn`` must be plain database work, safe to run again after a rollback. The write
+        is shielded: if the awaiting task is cancelled, the job still runs to commit or
+        rollback on its thread, so cancellation never tears a write.
         """
-        loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self._writer, self.call, fn)
-        return await asyncio.shield(fut)
+        fut = asyncio.wrap_future(self._writer.submit(fn))
+        result: T = await asyncio.shield(fut)
+        return result
 
     @property
     def safe_url(self) -> str:
@@ -119,7 +122,7 @@ class Store:
         return sqlalchemy.engine.make_url(self.url).render_as_string(hide_password=True)
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
+        self._writer.close()
         self.engine.dispose()
 
 

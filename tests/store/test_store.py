@@ -188,3 +188,42 @@ def test_bad_urls_get_one_line_errors(tmp_path: object) -> None:
         open_store("mysql://nobody@localhost/db")
     with pytest.raises(StoreError, match="cannot open result store"):
         open_store("postgresql://nobody@127.0.0.1:1/none")
+
+
+async def test_group_commit_batches_and_isolates_a_failing_job(store_url: str) -> None:
+    """Queued writes share transactions, yet one bad job fails only its own caller."""
+    import sqlalchemy
+
+    store = open_store(store_url)
+    commits = 0
+
+    def count(_conn: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    sqlalchemy.event.listen(store.engine, "commit", count)
+    try:
+        await store.acall(_add_run)
+
+        def job(i: int) -> object:
+            def write(session: Session) -> int:
+                if i == 50:
+                    raise ValueError("job 50 is broken")
+                session.add(Evaluation(run_id="r1", instance_id=f"i{i}", outcome="resolved"))
+                return i
+
+            return write
+
+        results = await asyncio.gather(
+            *(store.acall(job(i)) for i in range(200)),
+            return_exceptions=True,  # type: ignore[arg-type]
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert len(errors) == 1 and "job 50" in str(errors[0])
+        assert sorted(r for r in results if isinstance(r, int)) == [
+            i for i in range(200) if i != 50
+        ]
+        assert run_readonly(store, "SELECT count(*) FROM evaluation").rows[0][0] == 199
+        assert commits < 100, f"{commits} commits for 200 queued writes: not grouped"
+    finally:
+        store.close()
