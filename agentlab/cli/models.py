@@ -13,10 +13,16 @@ from rich.table import Table
 
 from agentlab.errors import AgentlabError
 from agentlab.llm import EndpointConfig, load_endpoints, load_pricing, open_client
-from agentlab.llm.pricing import FREE, ApiPrice, CpuPrice, GpuPrice, PricingTable
+from agentlab.llm.pricing import (
+    FREE,
+    ApiPrice,
+    CpuPrice,
+    GpuPrice,
+    PricingTable,
+    default_pricing_path,
+)
 from agentlab.types import ChatResponse, Cost, Message
 
-DEFAULT_PRICING = Path("configs/pricing.yaml")
 PROMPT = "Reply with the single word OK."
 
 models_app = typer.Typer(help="Check configured LLM endpoints.", no_args_is_help=True)
@@ -86,7 +92,7 @@ def check(
 ) -> None:
     """Call each endpoint once: model, latency, tokens, price per call, or why it failed."""
     endpoints = load_endpoints(config)
-    path = pricing or (DEFAULT_PRICING if DEFAULT_PRICING.is_file() else None)
+    path = pricing or default_pricing_path()
     table = load_pricing(path) if path is not None else None
 
     async def run_all() -> list[Outcome]:

@@ -57,9 +57,10 @@ def run_command(
 
 async def execute_run(request: object, st: Store, out: Console) -> str:
     """Run with progress bars, then print the summary table; returns the run's status."""
+    from agentlab.llm.pricing import default_pricing_path
     from agentlab.run.display import NEXT_SQL, RichProgress, summary_table
     from agentlab.run.env import RunEnv
-    from agentlab.run.launch import PRICING, RunRequest, run_pipeline
+    from agentlab.run.launch import RunRequest, run_pipeline
     from agentlab.run.report import build_report
     from agentlab.sandbox import make_backend
 
@@ -79,7 +80,7 @@ async def execute_run(request: object, st: Store, out: Console) -> str:
         out.print(f"models: {model_line}", highlight=False)
 
     backend = make_backend()
-    pricing = PRICING if PRICING.is_file() else None
+    pricing = default_pricing_path()
     async with progress.live(holder):
         outcome = await run_pipeline(
             request, st, backend, progress=progress, on_env=on_env, pricing=pricing

@@ -77,7 +77,7 @@ async def _models(
     if path is None:
         raise ConfigError("--selection-model/--judge-model/--pairwise-model need --models FILE")
     from agentlab.llm import load_endpoints, open_client
-    from agentlab.llm.pricing import FREE
+    from agentlab.llm.pricing import default_pricing_path, load_pricing, price_for
     from agentlab.store.llm_log import StoreCallRecorder
 
     endpoints = {e.name: e for e in load_endpoints(path)}
@@ -85,13 +85,15 @@ async def _models(
         if name not in endpoints:
             known = ", ".join(sorted(endpoints))
             raise ConfigError(f"--{role}-model {name!r}: not in {path} (endpoints: {known})")
+    pricing = default_pricing_path()
+    table = load_pricing(pricing) if pricing is not None else None
     recorder = StoreCallRecorder(store)
     async with contextlib.AsyncExitStack() as stack:
         roles: dict[str, ModelRole] = {}
         for role, name in wanted.items():
             cfg = endpoints[name]
             client = await stack.enter_async_context(
-                open_client(cfg, price=FREE, recorder=recorder)
+                open_client(cfg, price=price_for(cfg, table), recorder=recorder)
             )
             label = "selection" if role == "selection" else f"verifier_{role}"
             roles[role] = ModelRole(client.generate, cfg.model, label, run_id=run_id)

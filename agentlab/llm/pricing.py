@@ -10,8 +10,9 @@ Three kinds of price, told apart by ``kind``:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -127,3 +128,37 @@ def load_pricing(path: str | Path) -> PricingTable:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "<root>"
         raise ConfigError(f"pricing file {path}: {where}: {err['msg']}") from exc
+
+
+class _Priced(Protocol):
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def price_key(self) -> str: ...
+
+
+def default_pricing_path() -> Path | None:
+    """``$AGENTLAB_PRICING``, else ``configs/pricing.yaml`` under the working directory."""
+    env = os.environ.get("AGENTLAB_PRICING")
+    if env:
+        return Path(env)
+    local = Path("configs/pricing.yaml")
+    return local if local.is_file() else None
+
+
+def price_for(endpoint: _Priced, table: PricingTable | None) -> ApiPrice | GpuPrice | CpuPrice:
+    """What ``endpoint``'s calls cost. A real endpoint is never silently free.
+
+    Scripted endpoints cost nothing unless the table prices them; every other endpoint needs
+    a price from the table, and with no table at all that is a ConfigError saying how to get one.
+    """
+    if endpoint.type == "scripted":
+        return FREE if table is None else table.models.get(endpoint.price_key, FREE)
+    if table is None:
+        raise ConfigError(
+            f"endpoint model {endpoint.price_key!r} has no pricing table, so its spend could not "
+            "be counted: set AGENTLAB_PRICING (or --pricing) to a pricing.yaml, e.g. the "
+            "repository's configs/pricing.yaml"
+        )
+    return table.price(endpoint.price_key)

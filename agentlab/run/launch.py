@@ -28,8 +28,6 @@ from agentlab.store.llm_log import StoreCallRecorder, StoreResponseCache
 from agentlab.store.run_store import RunStore
 from agentlab.tasks.swebench import Dataset
 
-PRICING = Path("configs/pricing.yaml")  # relative to the working directory, as the CLI has it
-
 
 @dataclass(frozen=True)
 class RunRequest:

@@ -27,7 +27,7 @@ from agentlab.llm import (
     load_pricing,
     open_client,
 )
-from agentlab.llm.pricing import FREE, ApiPrice, CpuPrice, GpuPrice, PricingTable
+from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice, price_for
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import CallRecorder, ResponseCache
 from agentlab.types import CallContext, ChatRequest, ChatResponse
@@ -101,12 +101,6 @@ def load_endpoint_configs(config: ExperimentConfig, base_dir: Path) -> dict[str,
     return found
 
 
-def _price(endpoint: EndpointConfig, table: PricingTable | None) -> Price:
-    if isinstance(endpoint, ScriptedEndpoint) or table is None:
-        return FREE if table is None else table.models.get(endpoint.price_key, FREE)
-    return table.price(endpoint.price_key)
-
-
 @contextlib.asynccontextmanager
 async def open_models(
     config: ExperimentConfig,
@@ -126,7 +120,7 @@ async def open_models(
     async with contextlib.AsyncExitStack() as stack:
         for name in used:
             endpoint = endpoints[name]
-            price = _price(endpoint, table)
+            price = price_for(endpoint, table)
             if isinstance(endpoint, ScriptedEndpoint) and scripted_rules is not None:
                 clients[name] = _scripted_client(
                     endpoint, scripted_rules(endpoint), price, ledger, cache, recorder

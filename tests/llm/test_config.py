@@ -75,3 +75,16 @@ def test_bad_endpoint_config_is_one_clear_line(tmp_path: Path, text: str, needle
     path.write_text(text)
     with pytest.raises(ConfigError, match=needle):
         load_endpoints(path)
+
+
+def test_a_real_endpoint_is_never_silently_free() -> None:
+    from agentlab.errors import ConfigError
+    from agentlab.llm.config import OpenAIEndpoint, ScriptedEndpoint
+    from agentlab.llm.pricing import FREE, load_pricing, price_for
+
+    real = OpenAIEndpoint(name="api", model="gpt-4o", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(ConfigError, match="no pricing table"):
+        price_for(real, None)
+    assert price_for(ScriptedEndpoint(name="s", model="scripted"), None) == FREE
+    table = load_pricing("configs/pricing.yaml")
+    assert price_for(real, table) == table.models["gpt-4o"]
