@@ -57,7 +57,6 @@ def run_command(
 
 async def execute_run(request: object, st: Store, out: Console) -> str:
     """Run with progress bars, then print the summary table; returns the run's status."""
-    from agentlab.llm.pricing import default_pricing_path
     from agentlab.run.display import NEXT_SQL, RichProgress, summary_table
     from agentlab.run.env import RunEnv
     from agentlab.run.launch import RunRequest, run_pipeline
@@ -80,11 +79,8 @@ async def execute_run(request: object, st: Store, out: Console) -> str:
         out.print(f"models: {model_line}", highlight=False)
 
     backend = make_backend()
-    pricing = default_pricing_path()
     async with progress.live(holder):
-        outcome = await run_pipeline(
-            request, st, backend, progress=progress, on_env=on_env, pricing=pricing
-        )
+        outcome = await run_pipeline(request, st, backend, progress=progress, on_env=on_env)
     report = await build_report(
         st, request.run_id, config.sampling.k, cap_usd=config.budget.cap_usd
     )

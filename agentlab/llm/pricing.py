@@ -139,12 +139,18 @@ class _Priced(Protocol):
 
 
 def default_pricing_path() -> Path | None:
-    """``$AGENTLAB_PRICING``, else ``configs/pricing.yaml`` under the working directory."""
+    """``$AGENTLAB_PRICING``, else ``configs/pricing.yaml`` in the working directory, else the
+    one in the source checkout this package runs from (an editable install)."""
     env = os.environ.get("AGENTLAB_PRICING")
     if env:
         return Path(env)
-    local = Path("configs/pricing.yaml")
-    return local if local.is_file() else None
+    for candidate in (
+        Path("configs/pricing.yaml"),
+        Path(__file__).resolve().parents[2] / "configs" / "pricing.yaml",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def price_for(endpoint: _Priced, table: PricingTable | None) -> ApiPrice | GpuPrice | CpuPrice:

@@ -27,7 +27,7 @@ from agentlab.llm import (
     load_pricing,
     open_client,
 )
-from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice, price_for
+from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice, default_pricing_path, price_for
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import CallRecorder, ResponseCache
 from agentlab.types import CallContext, ChatRequest, ChatResponse
@@ -113,6 +113,7 @@ async def open_models(
     scripted_rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
 ) -> AsyncIterator[Models]:
     """Open a client for every endpoint a role uses; all are closed on exit."""
+    pricing = pricing or default_pricing_path()
     table = load_pricing(pricing) if pricing is not None else None
     ledger = BudgetLedger(config.budget.cap_usd, spent_usd=spent_usd)
     used = sorted({m.endpoint for m in config.roles().values()})

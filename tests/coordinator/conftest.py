@@ -20,6 +20,21 @@ from agentlab.tasks.swebench import Dataset
 FAST_RETRY = {"max_attempts": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.02}
 
 
+@pytest.fixture(autouse=True)
+def scripted_pricing(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A pricing table for the scripted endpoint, found through AGENTLAB_PRICING (subprocesses
+    inherit it): a real endpoint type is never run unpriced."""
+    path = tmp_path_factory.mktemp("pricing") / "pricing.yaml"
+    path.write_text(
+        "version: test\nmodels:\n  scripted-gold:\n    kind: api\n"
+        "    input_per_mtok: 1.0\n    output_per_mtok: 2.0\n"
+    )
+    monkeypatch.setenv("AGENTLAB_PRICING", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def mini() -> Dataset:
     return load_swe(DatasetConfig(name="agentlab-mini"))
