@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from agentlab.sandbox.docker import gc
 from tests.tasks import toy
 
 pytestmark = pytest.mark.docker
@@ -37,8 +38,9 @@ def _eval(data: Path, preds: Path, db: Path, tmp: Path, run_id: str) -> subproce
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 def test_killed_run_resumes_and_evaluates_each_prediction_once(
-    tmp_path: Path, base_image: str, run_id: str
+    tmp_path: Path, base_image: str, run_id: str, sig: signal.Signals
 ) -> None:
     data = toy.build(tmp_path)
     models = [f"m{i}" for i in range(6)]
@@ -57,12 +59,15 @@ def test_killed_run_resumes_and_evaluates_each_prediction_once(
     while len(_rows(db)) < 2 and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert first.poll() is None, "the run ended before it could be interrupted"
-    os.kill(first.pid, signal.SIGINT)
+    os.kill(first.pid, sig)
     first.wait(timeout=60)
     before = {r[1]: r[0] for r in _rows(db)}
     assert 2 <= len(before) < len(models)
+    # A SIGKILLed run leaves its container behind (no cleanup can run); the re-run must not
+    # care, and gc must find it by its dead owner.
     second = _eval(data, preds, db, tmp_path, run_id)
     _, err = second.communicate(timeout=300)
+    assert gc(run_id=run_id) == [] or sig == signal.SIGKILL
     assert second.returncode == 0, err.decode()
     after = _rows(db)
     assert sorted(r[1] for r in after) == models  # one row per prediction
