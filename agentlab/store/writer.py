@@ -91,10 +91,9 @@ class GroupWriter:
         """All jobs in one transaction; False (rolled back, nothing settled) if any failed."""
         try:
             with self._session() as session:
-                results = []
-                for fn, _ in batch:
-                    results.append(fn(session))
-                    session.flush()
+                # No flush per job: autoflush covers a job reading what an earlier one added,
+                # and any failure surfaces at commit, where the batch is split.
+                results = [fn(session) for fn, _ in batch]
         except BaseException:
             return False
         for (_, future), result in zip(batch, results, strict=True):
