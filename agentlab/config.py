@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -123,11 +123,80 @@ class ContextConfig(_Config):
     )
 
 
+class PriorConfig(_Config):
+    """The population prior on a problem's success probability p (see agentlab.budget.mixture).
+
+    The default is shaped like CodeMonkeys' SWE-bench numbers: a quarter of the problems
+    unsolvable, pass@1 near 0.35.
+    """
+
+    zero_mass: float = Field(0.25, ge=0.0, lt=1.0, description="Share of unsolvable problems.")
+    alpha: float = Field(0.5, gt=0.0, description="Beta alpha of p on the solvable part.")
+    beta: float = Field(0.6, gt=0.0, description="Beta beta of p on the solvable part.")
+
+
+class UniformPolicyConfig(_Config):
+    """Every problem gets ``sampling.k`` samples, all fanned out at once (the default)."""
+
+    type: Literal["uniform"] = "uniform"
+
+
+class AdaptivePolicyConfig(_Config):
+    """Samples in rounds; between rounds agentlab.budget.AdaptivePolicy decides who gets more.
+
+    ``sampling.k`` is the most samples any problem gets.
+    """
+
+    type: Literal["adaptive"] = "adaptive"
+    min_agreement: int = Field(
+        2,
+        ge=1,
+        description="Stop a problem once this many samples produced the same normalised diff"
+        " whose own test fails on the original code and passes on the patched code.",
+    )
+    threshold: float = Field(
+        0.0,
+        ge=0.0,
+        description="Stop a problem when one more sample's predicted gain (probability of a"
+        " new verified solution) per dollar falls below this.",
+    )
+    sample_usd: float = Field(
+        0.5, gt=0.0, description="Expected dollars per sample before a problem has finished one."
+    )
+    false_positive: float = Field(
+        0.1, ge=0.0, lt=1.0, description="P(own test signal on a wrong candidate)."
+    )
+    false_negative: float = Field(
+        0.2, ge=0.0, lt=1.0, description="P(no own test signal on a correct candidate)."
+    )
+    prior: PriorConfig = Field(PriorConfig(), description="Used when no pilot_run is given.")
+    pilot_run: str | None = Field(
+        None, description="Fit the prior to this stored run's graded samples instead."
+    )
+
+
+PolicyConfig = Annotated[UniformPolicyConfig | AdaptivePolicyConfig, Field(discriminator="type")]
+
+
 class BudgetConfig(_Config):
     """Dollar limits, enforced by the LLM client across the whole run."""
 
     cap_usd: float | None = Field(None, gt=0, description="Hard cap for the run; None = no cap.")
-    per_task_usd: float | None = Field(None, gt=0, description="Hard cap per problem.")
+    per_task_usd: float | None = Field(
+        None,
+        gt=0,
+        description="Cap per problem: no new sample starts once the problem's spend plus the"
+        " sample's reservation would pass it.",
+    )
+    sample_reserve_usd: float | None = Field(
+        None,
+        gt=0,
+        description="Worst-case dollars of one sample, held against the caps before it starts;"
+        " None = the costliest finished sample of the run so far.",
+    )
+    policy: PolicyConfig = Field(
+        UniformPolicyConfig(), description="How samples are allocated: uniform | adaptive."
+    )
 
 
 class ConcurrencyConfig(_Config):

@@ -16,10 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from agentlab.config import AdaptivePolicyConfig
 from agentlab.coordinator import fan_out
 from agentlab.errors import BudgetExceededError
+from agentlab.run.allocation import TaskCaps
 from agentlab.run.env import INFRA_ERRORS, RunEnv, describe, first_leaf
-from agentlab.store.run_tables import CandidateRow
+from agentlab.run.rounds import run_rounds
+from agentlab.store.run_tables import CandidateRow, Trajectory
 
 ATTEMPTS = 2  # per item per invocation; an item still failing is retried on --resume
 STAGES = ("context", "testing", "editing", "grading")
@@ -49,6 +52,7 @@ class Outcome:
     status: str  # finished | budget_exhausted
     reason: str = ""
     errors: dict[str, str] = field(default_factory=dict)  # failed problem -> reason
+    stopped: dict[str, str] = field(default_factory=dict)  # adaptive: stopped problem -> why
 
 
 def finished(env: RunEnv, task_id: str, sample: int) -> bool:
@@ -63,12 +67,14 @@ def finished(env: RunEnv, task_id: str, sample: int) -> bool:
 
 
 async def execute(env: RunEnv, pipeline: Pipeline) -> Outcome:
-    """Run every unfinished (problem, sample) of ``pipeline``; returns how the run ended."""
+    """Run every unfinished (problem, sample) of ``pipeline``; returns how the run ended.
+
+    With ``budget.policy.type: uniform`` every problem's k samples fan out at once; with
+    ``adaptive`` they run in rounds the allocation policy decides (:mod:`agentlab.run.rounds`).
+    """
     k = env.config.sampling.k
     tasks = pipeline.task_ids()
     items = [(t, s) for t in tasks for s in range(k)]
-    left = {t: k for t in tasks}
-    failures: dict[str, list[str]] = defaultdict(list)
     outcome = Outcome("finished")
     stages = pipeline.stages()
     env.progress.begin({st: len(tasks) if st == "context" else len(items) for st in stages})
@@ -80,25 +86,97 @@ async def execute(env: RunEnv, pipeline: Pipeline) -> Outcome:
     for task_id in tasks:
         if "context" in stages and all(finished(env, task_id, s) for s in range(k)):
             env.progress.advance("context")
-
-    async def work(item: tuple[str, int]) -> None:
-        task_id, sample = item
-        try:
-            if not finished(env, task_id, sample):
-                error = await _attempts(env, pipeline, task_id, sample)
-                if error is not None:
-                    failures[task_id].append(error)
-        finally:
-            left[task_id] -= 1
-        if left[task_id] == 0:
-            await _close_task(env, pipeline, task_id, failures.get(task_id, []), outcome)
-
-    width = env.config.concurrency.llm_calls + env.config.concurrency.sandboxes
+    policy = env.config.budget.policy
+    adaptive = isinstance(policy, AdaptivePolicyConfig)
+    # Adaptive rounds apply the per-problem cap in the (replayable) decision itself.
+    batch = _Batch(env, pipeline, outcome, None if adaptive else await _task_caps(env))
     try:
-        await fan_out(items, work, max_workers=width)
+        if isinstance(policy, AdaptivePolicyConfig):
+            stops = await run_rounds(
+                env, tasks, policy, lambda t, s: finished(env, t, s), batch.run
+            )
+            outcome.stopped = stops
+            batch.capped.update({t: r for t, r in stops.items() if r.startswith("per_task_usd")})
+        else:
+            await batch.run(items, close=True)
     except* BudgetExceededError as group:
         outcome.status, outcome.reason = "budget_exhausted", describe(first_leaf(group))
+    if adaptive and outcome.status == "finished":
+        for task_id in tasks:
+            await batch.close(task_id)
     return outcome
+
+
+async def _task_caps(env: RunEnv) -> TaskCaps | None:
+    cap = env.config.budget.per_task_usd
+    if cap is None:
+        return None
+    return TaskCaps(env, cap, await env.store.spend_by_sample(env.run_id))
+
+
+class _Batch:
+    """Runs items through the one fan-out; tracks failures and per-problem caps."""
+
+    def __init__(
+        self, env: RunEnv, pipeline: Pipeline, outcome: Outcome, caps: TaskCaps | None
+    ) -> None:
+        self.env, self.pipeline, self.outcome, self.caps = env, pipeline, outcome, caps
+        self.failures: dict[str, list[str]] = defaultdict(list)
+        self.capped: dict[str, str] = {}
+
+    async def run(self, items: list[tuple[str, int]], close: bool = False) -> None:
+        """Run ``items``; with ``close``, mark each problem once its last item ends."""
+        left: dict[str, int] = defaultdict(int)
+        for task_id, _ in items:
+            left[task_id] += 1
+
+        async def work(item: tuple[str, int]) -> None:
+            task_id, sample = item
+            try:
+                await self.one(task_id, sample)
+            finally:
+                left[task_id] -= 1
+            if close and left[task_id] == 0:
+                await self.close(task_id)
+
+        width = self.env.config.concurrency.llm_calls + self.env.config.concurrency.sandboxes
+        await fan_out(items, work, max_workers=width)
+
+    async def one(self, task_id: str, sample: int) -> None:
+        env = self.env
+        if finished(env, task_id, sample):
+            return
+        held = 0.0
+        if self.caps is not None:
+            held, reason = self.caps.hold(task_id)
+            if reason is not None:
+                self.capped[task_id] = reason
+                await env.store.set_trajectory(
+                    env.run_id, task_id, sample, status="capped", error=reason
+                )
+                return
+        try:
+            error = await _attempts(env, self.pipeline, task_id, sample)
+        finally:
+            if self.caps is not None:
+                await self.caps.release(task_id, held)
+        if error is not None:
+            self.failures[task_id].append(error)
+
+    async def close(self, task_id: str) -> None:
+        """Mark a problem done, capped, or failed (with the reason) when no sample finished."""
+        env, errors = self.env, self.failures.get(task_id, [])
+        done = any(finished(env, task_id, s) for s in range(env.config.sampling.k))
+        name = self.pipeline.dataset_name
+        error: str | None
+        if errors and not done:
+            self.outcome.errors[task_id] = errors[-1]
+            status, error = "failed", errors[-1]
+        elif task_id in self.capped:
+            status, error = "capped", self.capped[task_id]
+        else:  # some samples finished: done, note the rest
+            status, error = "done", errors[-1] if errors else None
+        await env.store.set_task(env.run_id, task_id, dataset=name, status=status, error=error)
 
 
 async def _attempts(env: RunEnv, pipeline: Pipeline, task_id: str, sample: int) -> str | None:
@@ -122,6 +200,9 @@ async def _attempts(env: RunEnv, pipeline: Pipeline, task_id: str, sample: int) 
             await env.store.set_resolved(env.run_id, task_id, sample, resolved)
             candidate.resolved = resolved
             await env.store.set_trajectory(env.run_id, task_id, sample, stage="done", status="done")
+            env.state.trajectories[(task_id, sample)] = Trajectory(
+                run_id=env.run_id, task_id=task_id, sample=sample, stage="done", status="done"
+            )
             env.progress.advance("grading")
             return None
         except INFRA_ERRORS as exc:
@@ -131,20 +212,3 @@ async def _attempts(env: RunEnv, pipeline: Pipeline, task_id: str, sample: int) 
             )
             env.progress.note(f"{task_id} sample {sample}: {reason}")
     return reason
-
-
-async def _close_task(
-    env: RunEnv, pipeline: Pipeline, task_id: str, errors: list[str], outcome: Outcome
-) -> None:
-    """Mark a problem done, or failed (with the reason) when no sample finished."""
-    k = env.config.sampling.k
-    if errors and len(errors) >= k:
-        outcome.errors[task_id] = errors[-1]
-        await env.store.set_task(
-            env.run_id, task_id, dataset=pipeline.dataset_name, status="failed", error=errors[-1]
-        )
-    else:
-        error = errors[-1] if errors else None  # some samples finished: done, note the rest
-        await env.store.set_task(
-            env.run_id, task_id, dataset=pipeline.dataset_name, status="done", error=error
-        )

@@ -21,7 +21,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from agentlab.errors import ConfigError
 from agentlab.store.db import Store
-from agentlab.store.run_tables import CandidateRow, Trajectory, Turn
+from agentlab.store.run_tables import CandidateRow, PolicyDecision, Trajectory, Turn
 from agentlab.store.tables import LLMCall, Run, Task, utcnow
 
 CONTEXT_SAMPLE = -1  # turns of the per-problem context stage, shared by every sample
@@ -100,6 +100,50 @@ class RunStore:
         def op(s: Session) -> float:
             total = s.exec(select(func.sum(LLMCall.usd)).where(col(LLMCall.run_id) == run_id))
             return float(total.one() or 0.0)
+
+        return await self.store.acall(op)
+
+    async def spend_by_sample(self, run_id: str) -> dict[tuple[str, int], float]:
+        """Dollars of the run's LLM calls per (problem, sample); the context stage is -1."""
+
+        def op(s: Session) -> dict[tuple[str, int], float]:
+            rows = s.exec(
+                select(LLMCall.task_id, LLMCall.sample, func.sum(LLMCall.usd))
+                .where(col(LLMCall.run_id) == run_id)
+                .group_by(col(LLMCall.task_id), col(LLMCall.sample))
+            ).all()
+            return {(str(t), int(n)): float(u or 0.0) for t, n, u in rows}
+
+        return await self.store.acall(op)
+
+    # ---------------------------------------------------------------- policy decisions
+
+    async def save_decision(self, row: PolicyDecision) -> None:
+        """Store one round's decision (a replayed round replaces its row)."""
+        values = {
+            "run_id": row.run_id,
+            "round": row.round,
+            "policy": row.policy,
+            "digest": row.digest,
+            "state_json": row.state_json,
+            "items_json": row.items_json,
+            "stops_json": row.stops_json,
+            "stop_all": row.stop_all,
+            "created_at": utcnow(),
+        }
+        changed = ("policy", "digest", "state_json", "items_json", "stops_json", "stop_all")
+
+        def op(s: Session) -> None:
+            _upsert(s, PolicyDecision, values, ("run_id", "round"), changed)
+
+        await self.store.acall(op)
+
+    async def decisions(self, run_id: str) -> list[PolicyDecision]:
+        """The run's policy decisions in round order."""
+
+        def op(s: Session) -> list[PolicyDecision]:
+            query = select(PolicyDecision).where(PolicyDecision.run_id == run_id)
+            return list(s.exec(query.order_by(col(PolicyDecision.round))).all())
 
         return await self.store.acall(op)
 

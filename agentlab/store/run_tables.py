@@ -73,3 +73,27 @@ class CandidateRow(SQLModel, table=True):
     resolved: bool | None = None  # under the hidden tests, once graded
     usd: float = 0.0
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class PolicyDecision(SQLModel, table=True):
+    """One decision of a run's allocation policy, between two rounds of samples.
+
+    ``state_json`` is the allocation state the policy saw (per problem: samples, agreement,
+    dollars), ``digest`` its sha256, ``items_json`` the (problem, sample) pairs scheduled and
+    ``stops_json`` the problems stopped in this round with the reason. A resumed run replays
+    the policy on each stored state and checks it gives the stored decision.
+    """
+
+    __tablename__ = "policy_decision"
+    __table_args__ = (UniqueConstraint("run_id", "round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(sa_column=_run_fk())
+    round: int
+    policy: str = Field(default="", max_length=32)
+    digest: str = Field(default="", max_length=64)
+    state_json: str = Field(sa_column=Column(Text, nullable=False))
+    items_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    stops_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    stop_all: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
