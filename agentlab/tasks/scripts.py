@@ -4,6 +4,12 @@ Patch application runs as its own exec before any candidate code has run, so its
 trustworthy. The evaluation script then resets the test files, applies ``test_patch`` and runs
 the test command between the harness's markers. In strict mode the tests run as an
 unprivileged user under process and file-size limits, with a nonce-tagged reporter.
+
+Root runs git in a tree the candidate wrote, so ``.git`` is the trust boundary: the code under
+test can write the whole worktree but never ``.git`` (root-owned, read-only to others, and the
+root-owned ``/testbed`` is sticky so it cannot be renamed away and replaced), GNU ``patch``
+runs with ``.git`` moved aside (it writes any path a diff names, ``.git/config`` included), and
+every git root runs goes through :data:`GIT` with fsmonitor and hooks switched off anyway.
 """
 
 from __future__ import annotations
@@ -19,11 +25,15 @@ PATCH_FILE = f"{WORK}/patch.diff"
 TEST_PATCH_FILE = f"{WORK}/test.diff"
 TESTBED = "/testbed"
 NOBODY = 65534
+# Every git command root runs: a planted core.fsmonitor or hook must never execute as root.
+GIT = "git -c core.fsmonitor=false -c core.hooksPath=/dev/null"
 APPLY_COMMANDS = (
     "git apply --verbose",
     "git apply --verbose --reject",
     "patch --batch --fuzz=5 -p1 -i",
 )
+# Lets the code under test read the root-owned repository (git refuses a foreign-owned one).
+NOBODY_GIT_ENV = f"GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0={TESTBED}"
 APPLIED_MARKER = ">>>>> Applied Patch"
 APPLY_FAILED_MARKER = ">>>>> Patch Apply Failed"
 # Strict-mode limits for the process tree of the code under test.
@@ -34,13 +44,27 @@ _PYTEST_CONFIG = ("pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
 _STARTUP_HOOKS = ("sitecustomize.py", "usercustomize.py")
 
 
+def guarded_apply(cmd: str, patch: str, repo: str = TESTBED) -> str:
+    """One of :data:`APPLY_COMMANDS` as root runs it on ``patch``: git with fsmonitor and hooks
+    off; GNU patch (which writes any path a diff names, ``.git/config`` included, even spelled
+    ``"b/\\056git/config"``) with ``.git`` moved aside and whatever it made at ``.git`` removed."""
+    if cmd.startswith("git "):
+        return f"{GIT} {cmd[4:]} {patch}"
+    saved = f"{repo}.git-saved"  # same filesystem: a rename, not a copy
+    return (
+        f"{{ mv -T {repo}/.git {saved} && {{ {cmd} {patch}; r=$?; rm -rf {repo}/.git; "
+        f"mv -T {saved} {repo}/.git; [ $r = 0 ]; }}; }}"
+    )
+
+
 def apply_script() -> str:
     """Try the harness's three patch commands in order, resetting the tree between them."""
     lines = ["#!/bin/bash", f"cd {TESTBED}"]
     for cmd in APPLY_COMMANDS:
+        applied = f"echo '{APPLIED_MARKER} ({cmd})'; exit 0"
         lines += [
-            f"if {cmd} {PATCH_FILE}; then echo '{APPLIED_MARKER} ({cmd})'; exit 0; fi",
-            "git reset --hard -q HEAD && git clean -fdq",
+            f"if {guarded_apply(cmd, PATCH_FILE)}; then {applied}; fi",
+            f"{GIT} reset --hard -q HEAD && {GIT} clean -ffdq",
         ]
     lines += [f"echo '{APPLY_FAILED_MARKER}'", "exit 1"]
     return "\n".join(lines) + "\n"
@@ -49,14 +73,14 @@ def apply_script() -> str:
 def eval_script(instance: SWEInstance, spec: RepoSpec, *, strict: bool, timeout: float) -> str:
     """The evaluation script (as the harness's ``eval.sh``), strict or harness-exact."""
     tests = " ".join(shlex.quote(f) for f in diff_files(instance.test_patch, include_new=False))
-    reset = f"git checkout -q {instance.base_commit} -- {tests}" if tests else ":"
+    reset = f"{GIT} checkout -q {instance.base_commit} -- {tests}" if tests else ":"
     lines = [
         "#!/bin/bash",
         "set -uo pipefail",
         "exec 2>&1",
         f"cd {TESTBED}",
         reset,
-        f"git apply -v {TEST_PATCH_FILE}",
+        f"{GIT} apply -v {TEST_PATCH_FILE}",
         "echo '>>>>> Start Test Output'",
         _strict_test_command(spec, timeout) if strict else spec.test_cmd,
         "echo '>>>>> End Test Output'",
@@ -80,11 +104,11 @@ def _strict_test_command(spec: RepoSpec, timeout: float) -> str:
     # per-user process limit holds (root ignores RLIMIT_NPROC).
     return "\n".join(
         [
-            f"chmod -R a+rwX {TESTBED}",
+            *worktree_for(TESTBED, NOBODY),
             f"chown -R {NOBODY}:{NOBODY} {NONCE_DIR} && chmod 0700 {NONCE_DIR}",
             f"touch {RESULTS_FILE} && chmod 0622 {RESULTS_FILE}",
             f"timeout -s KILL {int(timeout)} setpriv --reuid={NOBODY} --regid={NOBODY} "
-            f"--clear-groups env HOME=/tmp bash -c {shlex.quote(inner)}",
+            f"--clear-groups env HOME=/tmp {NOBODY_GIT_ENV} bash -c {shlex.quote(inner)}",
             # Whatever the tests left behind (a fork bomb's orphans hold our output pipe open)
             # dies now; the loop catches processes forked while pkill was scanning.
             f"for _ in 1 2 3 4 5 6 7 8; do pkill -KILL -u {NOBODY} || break; sleep 0.2; done",
@@ -92,9 +116,25 @@ def _strict_test_command(spec: RepoSpec, timeout: float) -> str:
     )
 
 
+def worktree_for(repo: str, uid: int) -> list[str]:
+    """Root's commands that hand ``repo``'s worktree to ``uid`` and keep ``.git`` from it.
+
+    Everything but ``.git`` becomes ``uid``'s (symlinks themselves, never their targets);
+    ``.git`` is root's and read-only to others; ``repo`` itself stays root's with the sticky
+    bit, so ``uid`` can add and remove its own entries but cannot rename ``.git`` away and put
+    a repository of its own (with a ``core.fsmonitor`` of its choosing) in its place.
+    """
+    return [
+        f"find {repo} -mindepth 1 -path {repo}/.git -prune -o ! -user {uid} "
+        f"-exec chown -h {uid}:{uid} {{}} +",
+        f"chown root:root {repo} && chmod 1777 {repo}",
+        f"chown -R root:root {repo}/.git && chmod -R go-w {repo}/.git",
+    ]
+
+
 def tampered_files(patch: str, test_patch: str) -> list[str]:
     """Files a candidate patch touches that decide how tests run: the tests themselves,
-    conftest files, pytest settings and interpreter start-up hooks."""
+    conftest files, pytest settings, interpreter start-up hooks and anything under ``.git``."""
     protected = set(diff_files(test_patch))
     hits = []
     for path in diff_files(patch):
@@ -102,6 +142,7 @@ def tampered_files(patch: str, test_patch: str) -> list[str]:
         parts = path.split("/")[:-1]
         if (
             path in protected
+            or ".git" in path.split("/")
             or name == "conftest.py"
             or name in _STARTUP_HOOKS
             or name.endswith(".pth")
