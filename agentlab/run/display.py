@@ -93,6 +93,12 @@ def summary_table(report: RunReport, model_line: str, status: str) -> Table:
     table.add_row("problems", str(report.problems))
     table.add_row("candidates (resolved)", f"{report.candidates} ({report.resolved_candidates})")
     table.add_row("coverage", f"{report.coverage:.3f}")
+    if report.samples:
+        counts = list(report.samples.values())
+        spread = f"{min(counts)} / {sum(counts) / len(counts):.1f} / {max(counts)}"
+        table.add_row("policy", report.policy)
+        table.add_row("samples per problem (min/mean/max)", spread)
+        table.add_row(f"samples saved vs uniform k={report.k}", str(report.saved_vs_uniform))
     for k, value in report.curve.items():
         table.add_row(f"  coverage at k={k}", f"{value:.3f}")
     if report.fit is not None:

@@ -39,6 +39,14 @@ class RunReport:
     spent_usd: float = 0.0
     predicted: tuple[float, float, float] | None = None  # point, low, high
     failed: dict[str, str] = field(default_factory=dict)
+    policy: str = "uniform"
+    k: int = 0
+    samples: dict[str, int] = field(default_factory=dict)  # problem -> samples graded
+
+    @property
+    def saved_vs_uniform(self) -> int:
+        """Samples not spent compared with k for every problem."""
+        return self.k * len(self.samples) - sum(self.samples.values())
 
 
 def resolved_matrix(rows: list[CandidateRow], k: int) -> dict[str, list[bool]]:
@@ -103,6 +111,13 @@ async def build_report(store: Store, run_id: str, k: int, *, cap_usd: float | No
     report.stage_costs = await runs.stage_costs(run_id)
     report.spent_usd = sum(usd for usd, _ in report.stage_costs.values())
     report.failed = {t: s.error or "" for t, s in state.tasks.items() if s.status == "failed"}
+    decisions = await runs.decisions(run_id)
+    report.policy = decisions[0].policy if decisions else "uniform"
+    report.k = k
+    report.samples = {t: 0 for t in state.tasks}
+    for row in rows:
+        if row.resolved is not None:
+            report.samples[row.task_id] = report.samples.get(row.task_id, 0) + 1
     if cap_usd is not None:
         report.predicted = _holdout_prediction(matrix)
         if report.predicted is not None:

@@ -4,19 +4,23 @@ HTTP, the real Docker engine, real SQLite."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from sqlmodel import select
 
 from agentlab.config import load_experiment
 from agentlab.llm import ScriptedModel
 from agentlab.llm.scripted import Rule
 from agentlab.llm.testing import ScriptedServer
+from agentlab.run.display import summary_table
 from agentlab.run.gold import SYSTEM_EDITING, follow_up_rules, gold_rules, instance_rules
 from agentlab.run.launch import new_request, run_pipeline
+from agentlab.run.report import build_report
 from agentlab.store import Store
 from agentlab.store.run_tables import CandidateRow, PolicyDecision, Trajectory
 from agentlab.store.tables import LLMCall, Task
@@ -53,8 +57,6 @@ def half_solving_model(mini: Dataset) -> ScriptedModel:
     rules += instance_rules(by_id[SOLVED], mini.spec_for(by_id[SOLVED]).test_cmd)
     rules += instance_rules(bad, test_cmd)[:3]  # relevance, ranking, testing
     about = bad.problem_statement.strip()[:200]
-    import re
-
     rules.append(
         Rule(system=SYSTEM_EDITING, user=f"(?s){re.escape(about)}", replies=(_no_fix_edit(bad),))
     )
@@ -127,6 +129,13 @@ async def test_adaptive_stops_on_agreement_and_on_low_gain(
     assert outcome.stopped == stops
     tasks = store.call(lambda s: s.exec(select(Task).where(Task.run_id == run_id)).all())
     assert {t.task_id: t.status for t in tasks} == {SOLVED: "done", UNSOLVED: "done"}
+    report = await build_report(store, run_id, 4, cap_usd=None)
+    assert report.policy == "adaptive" and report.samples == {SOLVED: 2, UNSOLVED: 2}
+    assert report.saved_vs_uniform == 4
+    console = Console(record=True, width=120)
+    console.print(summary_table(report, "scripted-gold", outcome.status))
+    text = console.export_text()
+    assert "samples saved vs uniform k=4" in text and "2 / 2.0 / 2" in text
 
 
 async def test_per_task_usd_caps_a_problem(
