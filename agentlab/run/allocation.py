@@ -30,6 +30,7 @@ from agentlab.config import AdaptivePolicyConfig, ExperimentConfig
 from agentlab.errors import ConfigError
 from agentlab.run.env import RunEnv
 from agentlab.store.budget_queries import read_run_outcomes
+from agentlab.store.db import Store
 
 FREE_SAMPLE_USD = 1e-6  # a free sample still counts this much, so gain per dollar stays finite
 
@@ -127,13 +128,13 @@ def build_policy(config: AdaptivePolicyConfig, k: int, prior: BetaPrior) -> Adap
     )
 
 
-async def load_prior(env: RunEnv, config: AdaptivePolicyConfig) -> BetaPrior:
+async def load_prior(store: Store, config: AdaptivePolicyConfig) -> BetaPrior:
     """The configured prior, or one fitted to the pilot run's graded samples."""
     if config.pilot_run is None:
         p = config.prior
         return BetaPrior.single(p.zero_mass, p.alpha, p.beta)
     try:
-        pilot = await asyncio.to_thread(read_run_outcomes, env.store.store, config.pilot_run)
+        pilot = await asyncio.to_thread(read_run_outcomes, store, config.pilot_run)
     except ConfigError as exc:
         raise ConfigError(f"budget.policy.pilot_run: {exc}") from exc
     n = np.full(len(pilot.instance_ids), pilot.samples)

@@ -110,7 +110,7 @@ async def run_rounds(
     run_items: RunItems,
 ) -> dict[str, str]:
     """Run rounds until the policy stops everything; returns the stopped problems and why."""
-    policy = build_policy(config, env.config.sampling.k, await load_prior(env, config))
+    policy = build_policy(config, env.config.sampling.k, await load_prior(env.store.store, config))
     rounds = Rounds(env, tasks, policy)
     for row in await env.store.decisions(env.run_id):
         check_round(policy, row, env.run_id)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from agentlab.budget import BetaPrior
 from agentlab.config import AdaptivePolicyConfig, parse_experiment
 from agentlab.errors import ConfigError
-from agentlab.run.allocation import RoundState, build_policy, cap_reason, decide_round
+from agentlab.run.allocation import (
+    RoundState,
+    build_policy,
+    cap_reason,
+    decide_round,
+    load_prior,
+)
 from agentlab.run.rounds import check_round
+from agentlab.store import open_store
 from agentlab.store.run_tables import PolicyDecision
+from agentlab.store.tables import Evaluation, Run
 
 PRIOR = BetaPrior.single(0.25, 0.5, 0.6)
 
@@ -90,3 +101,32 @@ def test_policy_config_is_uniform_by_default_and_rejects_unknown_keys() -> None:
         parse_experiment(head + "budget: {policy: {type: adaptive, agreement: 3}}\n")
     with pytest.raises(ConfigError, match=r"budget\.policy: Input tag 'greedy'"):
         parse_experiment(head + "budget: {policy: {type: greedy}}\n")
+
+
+async def test_the_prior_comes_from_a_pilot_run_or_says_which_run_is_missing(
+    tmp_path: Path,
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/pilot.db")
+    try:
+        # Six problems x four samples: two never solved, the rest half the time.
+        solved = [0, 0, 2, 2, 2, 2]
+        store.call(lambda s: s.add(Run(id="pilot", kind="run")))
+        rows: list[Any] = []
+        for i, c in enumerate(solved):
+            for sample in range(4):
+                rows.append(
+                    Evaluation(
+                        run_id="pilot",
+                        instance_id=f"p{i}",
+                        sample=sample,
+                        outcome="resolved" if sample < c else "unresolved",
+                        resolved=sample < c,
+                    )
+                )
+        store.call(lambda s: s.add_all(rows))
+        prior = await load_prior(store, AdaptivePolicyConfig(pilot_run="pilot"))
+        assert 0.0 < prior.zero_mass < 0.9 and 0.1 < prior.pass_at_1 < 0.6
+        with pytest.raises(ConfigError, match=r"budget\.policy\.pilot_run: run 'nope'"):
+            await load_prior(store, AdaptivePolicyConfig(pilot_run="nope"))
+    finally:
+        store.close()
