@@ -3,13 +3,22 @@
 A problem's container starts once from its instance image. Every patch and every test is
 written into it up front; after that each cell (one test against one candidate, or against no
 patch) is a single exec of a small script that kills whatever the previous run left behind,
-resets the repository (``git reset --hard && git clean -fdx``), applies the patch with the
+resets the repository (``git reset --hard && git clean -ffdx``), applies the patch with the
 harness's three fallbacks, and runs the test. The harness's way, a fresh container per run,
 pays a container start per cell; this pays one exec (see ``benchmarks/selection_matrix.py``).
 
 A test is a Python script (exit 0 = the issue is fixed), run as the trajectories run it:
-from the repository root with the repository on ``PYTHONPATH``. Its process tree is found
-afterwards by an environment marker and killed, so a daemon a test started cannot outlive it.
+from the repository root with the repository on ``PYTHONPATH``.
+
+The container outlives every cell, so no cell may change what a later one sees. Tests (and the
+candidate code they import) run as ``nobody`` under the eval harness's ulimits, with ``HOME``
+in a scratch directory: they can write the worktree but not ``.git``, site-packages, ``/usr``
+or ``/etc``. Between cells root kills every process of that user and empties ``/tmp``,
+``/dev/shm``, ``/run/lock`` and the home directory; ``git clean -ffdx`` also removes nested
+repositories. Root runs git with fsmonitor and hooks off and GNU ``patch`` with ``.git`` moved
+aside (see ``agentlab.tasks.scripts``, whose rules these repeat: the two packages do not import
+each other). ``/var/tmp`` is left alone: state a test keeps there on purpose is what makes it
+flaky, and nothing loads code from it unasked.
 """
 
 from __future__ import annotations
@@ -19,17 +28,18 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agentlab.errors import SandboxError
 from agentlab.protocols import Sandbox
 
 SCRATCH = "/var/tmp/agentlab-vote"  # not /tmp: the engine's archive API cannot see a tmpfs
+HOME = f"{SCRATCH}/home"  # the test's HOME, emptied before and after every cell
 APPLY_FAILED = 97  # the cell script's exit code when no apply command took the patch
 OUTPUT_TAIL = 4000  # characters of a test's output kept per cell
-_MARK = "AGENTLAB_VOTE_CELL"
-_APPLY = (
-    "git apply --verbose",
-    "git apply --verbose --reject",
-    "patch --batch --fuzz=5 -p1 -i",
-)
+NOBODY = 65534
+MAX_USER_PROCS = 128  # the eval harness's strict-mode limits
+MAX_FILE_KB = 256 * 1024
+GIT = "git -c core.fsmonitor=false -c core.hooksPath=/dev/null"
+_WIPED = ("/tmp", "/dev/shm", "/run/lock")
 
 
 @dataclass(frozen=True)
@@ -72,30 +82,66 @@ class CellJob:
     attempt: int = 0
 
 
-def cell_script(repo_dir: str, python: str, timeout_s: float) -> str:
+def cell_script(repo_dir: str, python: str, timeout_s: float, uid: int = NOBODY) -> str:
     """The bash script one cell runs: ``cell.sh PATCH|- TEST``."""
-    # One grep over every process's environment (not one per process): this runs twice per
-    # cell, so its cost is most of a cell's fixed overhead.
-    kill = (
-        f"for f in $(grep -lsz '{_MARK}=1' /proc/[0-9]*/environ); do "
-        "p=${f#/proc/}; kill -9 ${p%/environ} 2>/dev/null; done"
+    repo = shlex.quote(repo_dir)
+    reset = f"{GIT} reset -q --hard HEAD && {GIT} clean -q -ffdx"
+    # GNU patch writes any path a diff names, .git/config included: .git waits outside.
+    patch = (
+        f'{{ mv -T .git {repo}.git-saved && {{ patch --batch --fuzz=5 -p1 -i "$1"; r=$?; '
+        f"rm -rf .git; mv -T {repo}.git-saved .git; [ $r = 0 ]; }}; }}"
     )
-    reset = "git reset -q --hard HEAD && git clean -q -fdx"
-    lines = ["#!/bin/bash", kill, f"cd {shlex.quote(repo_dir)} || exit 98", reset]
+    applies = (f'{GIT} apply --verbose "$1"', f'{GIT} apply --verbose --reject "$1"', patch)
+    lines = ["#!/bin/bash", _cleanup(uid), f"cd {repo} || exit 98", reset]
     lines.append('if [ "$1" != "-" ]; then')
     lines.append("  ok=0")
-    for cmd in _APPLY:
-        lines.append(
-            f'  if [ $ok = 0 ]; then {cmd} "$1" >/dev/null 2>&1 && ok=1 || {{ {reset}; }}; fi'
-        )
+    for cmd in applies:
+        lines.append(f"  if [ $ok = 0 ]; then {cmd} >/dev/null 2>&1 && ok=1 || {{ {reset}; }}; fi")
     lines.append(f"  [ $ok = 1 ] || exit {APPLY_FAILED}")
     lines.append("fi")
+    lines += _hand_over(repo, uid)
+    inner = f'ulimit -u {MAX_USER_PROCS}; ulimit -f {MAX_FILE_KB}; exec {python} "$0" 2>&1'
     lines.append(
-        f"{_MARK}=1 PYTHONPATH={shlex.quote(repo_dir)} PYTHONDONTWRITEBYTECODE=1 "
-        f'timeout -k 2 {timeout_s:g} {python} "$2" 2>&1'
+        f"timeout -k 2 {timeout_s:g} setpriv --reuid={uid} --regid={uid} --clear-groups "
+        "--no-new-privs "
+        f"env HOME={HOME} PYTHONNOUSERSITE=1 PYTHONPATH={repo} PYTHONDONTWRITEBYTECODE=1 "
+        f"GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0={repo} "
+        f'bash -c {shlex.quote(inner)} "$2"'
     )
-    lines += ["code=$?", kill, "exit $code"]
+    lines += ["code=$?", _cleanup(uid), "exit $code"]
     return "\n".join(lines) + "\n"
+
+
+def _cleanup(uid: int) -> str:
+    """Kill every process of ``uid`` (the loop catches ones forked while pkill scanned) and
+    empty the places it could write outside the repository."""
+    # -U: the real uid, which nothing the test starts can change.
+    return (
+        f"for _ in 1 2 3 4 5 6 7 8; do pkill -KILL -U {uid} || break; sleep 0.1; done; "
+        f"find {' '.join(_WIPED)} -xdev -mindepth 1 -delete 2>/dev/null; rm -rf {HOME}"
+    )
+
+
+def _hand_over(repo: str, uid: int) -> list[str]:
+    """The worktree (not ``.git``, not the top directory: see :func:`prepare_script`) becomes
+    ``uid``'s, and so does a fresh HOME."""
+    return [
+        f"find {repo} -mindepth 1 -path {repo}/.git -prune -o ! -user {uid} "
+        f"-exec chown -h {uid}:{uid} {{}} +",
+        f"mkdir -m 0700 {HOME} && chown {uid}:{uid} {HOME}",
+    ]
+
+
+def prepare_script(repo_dir: str) -> str:
+    """Run once per sandbox, as root, before any cell: ``.git`` becomes root's and read-only to
+    others, and the repository's top directory root's and sticky, so the user the tests run as
+    can neither write ``.git`` nor rename it away and plant a repository of its own. Root's git
+    keeps it so (its umask is 022), and the staged tests and patches stay read-only."""
+    repo = shlex.quote(repo_dir)
+    return (
+        f"chown root:root {repo} && chmod 1777 {repo} && chown -R root:root {repo}/.git && "
+        f"chmod -R go-w {repo}/.git && mkdir -p {SCRATCH} && chmod 0755 {SCRATCH}"
+    )
 
 
 class WarmRepo:
@@ -117,7 +163,10 @@ class WarmRepo:
     async def stage(
         self, candidates: Sequence[MatrixCandidate], tests: Sequence[MatrixTest]
     ) -> None:
-        """Write every patch, test and the cell script into the sandbox."""
+        """Lock down ``.git``; write every patch, test and the cell script into the sandbox."""
+        done = await self.sandbox.exec(["bash", "-c", prepare_script(self.repo_dir)])
+        if not done.ok:
+            raise SandboxError(f"could not prepare {self.repo_dir}: {done.stdout}{done.stderr}")
         await self.sandbox.write_file(
             f"{SCRATCH}/cell.sh",
             cell_script(self.repo_dir, self.python, self.test_timeout_s),

@@ -108,10 +108,12 @@ def _strict_test_command(spec: RepoSpec, timeout: float) -> str:
             f"chown -R {NOBODY}:{NOBODY} {NONCE_DIR} && chmod 0700 {NONCE_DIR}",
             f"touch {RESULTS_FILE} && chmod 0622 {RESULTS_FILE}",
             f"timeout -s KILL {int(timeout)} setpriv --reuid={NOBODY} --regid={NOBODY} "
-            f"--clear-groups env HOME=/tmp {NOBODY_GIT_ENV} bash -c {shlex.quote(inner)}",
+            f"--clear-groups --no-new-privs env HOME=/tmp {NOBODY_GIT_ENV} "
+            f"bash -c {shlex.quote(inner)}",
             # Whatever the tests left behind (a fork bomb's orphans hold our output pipe open)
-            # dies now; the loop catches processes forked while pkill was scanning.
-            f"for _ in 1 2 3 4 5 6 7 8; do pkill -KILL -u {NOBODY} || break; sleep 0.2; done",
+            # dies now; the loop catches processes forked while pkill was scanning. -U: the
+            # real uid, which a setuid program the tests start does not change.
+            f"for _ in 1 2 3 4 5 6 7 8; do pkill -KILL -U {NOBODY} || break; sleep 0.2; done",
         ]
     )
 
