@@ -154,11 +154,19 @@ async def test_budget_cap_stops_the_run_with_partial_state(
     pricing = tmp_path / "pricing.yaml"
     pricing.write_text(
         "version: test\nmodels:\n  scripted-gold:\n    kind: api\n"
-        "    input_per_mtok: 1000\n    output_per_mtok: 1000\n"
+        "    input_per_mtok: 0\n    output_per_mtok: 1000\n"
     )
     with ScriptedServer(ScriptedModel(gold_rules(mini))) as server:
+        # Deterministic exhaustion: one call in flight at a time, each reserving max_tokens
+        # (4096) at $1000/M = $4.096; the cap leaves $0.40 of real spend, which the context
+        # stage ($0.07) and the first testing replies (~$0.13 each) pass partway through.
         path = write_experiment(
-            tmp_path, server.base_url, TWO, k=2, n=2, extra={"budget": {"cap_usd": 30.0}}
+            tmp_path,
+            server.base_url,
+            TWO,
+            k=2,
+            n=2,
+            extra={"budget": {"cap_usd": 4.5}, "concurrency": {"llm_calls": 1, "sandboxes": 2}},
         )
         request = new_request(load_experiment(path), path, run_id)
         outcome = await run_pipeline(
@@ -171,7 +179,7 @@ async def test_budget_cap_stops_the_run_with_partial_state(
     assert "budget cap" in outcome.reason
     calls = store.call(lambda s: s.exec(select(LLMCall).where(LLMCall.run_id == run_id)).all())
     spent = sum(c.usd for c in calls)
-    assert 0 < spent <= 30.0
+    assert 0.4 < spent <= 4.5
     assert any("BudgetExceededError" in (c.error or "") for c in calls)
     snap = snapshot(store, run_id)
     assert snap["turns"], "finished steps are kept"
