@@ -11,7 +11,7 @@ from rich.console import Console
 
 from agentlab.config import load_experiment
 from agentlab.errors import ConfigError
-from agentlab.store import open_store
+from agentlab.store import normalise_url, open_store
 from agentlab.store.db import Store
 
 console = Console(stderr=True)
@@ -88,8 +88,9 @@ async def execute_run(request: object, st: Store, out: Console) -> str:
     if outcome.reason:
         out.print(f"[yellow]stopped:[/] {outcome.reason}", highlight=False)
     out.print("next, for example:", highlight=False)
+    where = "" if st.url == normalise_url(None) else f" --store {st.safe_url}"
     for sql in NEXT_SQL:
-        out.print(f'  agentlab sql "{sql.format(run=request.run_id)}"', highlight=False)
+        out.print(f'  agentlab sql{where} "{sql.format(run=request.run_id)}"', highlight=False)
     if outcome.status != "finished":
         out.print(f"resume with: agentlab run --resume {request.run_id}", highlight=False)
     return outcome.status

@@ -58,7 +58,11 @@ class RichProgress:
         if models is not None:
             cap = models.ledger.cap_usd
             spent = f"${models.ledger.spent_usd:.4f}" + (f" / ${cap:.2f}" if cap else " (no cap)")
-            parts += [spent, f"{models.meter.tokens:,} tokens", f"{models.meter.in_flight} calls"]
+            parts += [
+                spent,
+                f"{models.meter.tokens:,} tokens",
+                f"{models.meter.in_flight} calls in flight",
+            ]
         if pool is not None:
             parts.append(f"{pool.busy}/{pool.limit} sandboxes busy")
         self.bars.update(self.stats, info="  ".join(parts))
