@@ -1,7 +1,7 @@
 """Process backend: for machines without Docker. It isolates far less than a container.
 
-Each sandbox is a temporary directory; absolute sandbox paths map into it (``/work/a`` is
-``<tmp>/work/a``). Commands run in their own session (so a timeout kills the whole process
+Each sandbox is a temporary directory; absolute sandbox paths map into it (``/data/a`` is
+``<tmp>/data/a``). Commands run in their own session (so a timeout kills the whole process
 group) under rlimits for CPU time, address space, process count and file size, and — where
 the kernel lets us create one — in a fresh network namespace with only ``lo`` (``unshare -rn``).
 There is no filesystem isolation: a command can read and write anything the user can.

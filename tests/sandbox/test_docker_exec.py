@@ -40,11 +40,11 @@ async def test_spec_env_and_invalid_utf8(docker_backend: DockerBackend, spec: Sa
 
 
 async def test_files_roundtrip(sandbox: DockerSandbox) -> None:
-    await sandbox.write_file("/work/deep/dir/a.sh", "#!/bin/sh\necho ran\n", mode=0o755)
-    assert await sandbox.read_file("/work/deep/dir/a.sh") == b"#!/bin/sh\necho ran\n"
-    assert (await sandbox.exec("/work/deep/dir/a.sh")).stdout == "ran\n"
-    await sandbox.write_file("/work/bin.dat", bytes(range(256)))
-    assert await sandbox.read_file("/work/bin.dat") == bytes(range(256))
+    await sandbox.write_file("/data/deep/dir/a.sh", "#!/bin/sh\necho ran\n", mode=0o755)
+    assert await sandbox.read_file("/data/deep/dir/a.sh") == b"#!/bin/sh\necho ran\n"
+    assert (await sandbox.exec("/data/deep/dir/a.sh")).stdout == "ran\n"
+    await sandbox.write_file("/data/bin.dat", bytes(range(256)))
+    assert await sandbox.read_file("/data/bin.dat") == bytes(range(256))
 
 
 async def test_copy_tree_in_and_out(sandbox: DockerSandbox, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ async def test_exec_basics_and_paths() -> None:
         r = await sb.exec("echo $X; pwd; echo e >&2; exit 3", env={"X": "1"})
         assert (r.exit_code, r.stdout, r.stderr) == (3, f"1\n{root}/work\n", "e\n")
         assert (await sb.exec(["cat"], stdin="in")).stdout == "in"
-        await sb.write_file("/work/../../etc/x.txt", "mapped")  # cannot climb out of the root
+        await sb.write_file("/data/../../etc/x.txt", "mapped")  # cannot climb out of the root
         assert (root / "etc" / "x.txt").read_text() == "mapped"
         assert await sb.read_file("/etc/x.txt") == b"mapped"
     assert not root.exists()
