@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from agentlab.store import runs
 from agentlab.store.db import Store
-from agentlab.store.tables import Evaluation, Run, TestResultRow, utcnow
+from agentlab.store.tables import Evaluation, TestResultRow
 
 Key = tuple[str, str, int]  # instance_id, model_name, sample
 
@@ -46,25 +47,10 @@ class EvalStore:
 
     async def start_run(self, run_id: str, name: str, config: Mapping[str, Any]) -> None:
         """Create the run row, or mark an existing one running again (resume)."""
-
-        def op(s: Session) -> None:
-            run = s.get(Run, run_id)
-            if run is None:
-                s.add(Run(id=run_id, kind="eval", name=name, config_json=json.dumps(config)))
-            else:
-                run.status, run.finished_at = "running", None
-                s.add(run)
-
-        await self.store.acall(op)
+        await runs.start_run(self.store, run_id, kind="eval", name=name, config=config)
 
     async def finish_run(self, run_id: str, status: str, score: float | None = None) -> None:
-        def op(s: Session) -> None:
-            run = s.get(Run, run_id)
-            if run is not None:
-                run.status, run.finished_at, run.realized_score = status, utcnow(), score
-                s.add(run)
-
-        await self.store.acall(op)
+        await runs.finish_run(self.store, run_id, status, score=score)
 
     async def finished(self, run_id: str) -> set[Key]:
         """Keys already graded in this run (errors are not finished: they run again)."""

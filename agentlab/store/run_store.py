@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
 from agentlab.errors import ConfigError
+from agentlab.store import runs
 from agentlab.store.db import Store
 from agentlab.store.run_tables import CandidateRow, PolicyDecision, Trajectory, Turn
 from agentlab.store.tables import LLMCall, Run, Task, utcnow
@@ -53,22 +54,15 @@ class RunStore:
         self, run_id: str, *, name: str, config: Mapping[str, Any], config_hash: str, seed: int
     ) -> None:
         """Create the run row, or mark an existing one running again (resume)."""
-
-        def op(s: Session) -> None:
-            run = s.get(Run, run_id)
-            if run is None:
-                run = Run(
-                    id=run_id,
-                    kind="run",
-                    name=name,
-                    config_json=json.dumps(config),
-                    config_hash=config_hash,
-                    seed=seed,
-                )
-            run.status, run.finished_at = "running", None
-            s.add(run)
-
-        await self.store.acall(op)
+        await runs.start_run(
+            self.store,
+            run_id,
+            kind="run",
+            name=name,
+            config=config,
+            config_hash=config_hash,
+            seed=seed,
+        )
 
     def run_config(self, run_id: str) -> dict[str, Any]:
         """The stored config of ``run_id`` (for ``--resume``); ConfigError if unknown."""
@@ -86,13 +80,7 @@ class RunStore:
         return data
 
     async def finish_run(self, run_id: str, status: str, spent_usd: float) -> None:
-        def op(s: Session) -> None:
-            run = s.get(Run, run_id)
-            if run is not None:
-                run.status, run.finished_at, run.spent_usd = status, utcnow(), spent_usd
-                s.add(run)
-
-        await self.store.acall(op)
+        await runs.finish_run(self.store, run_id, status, spent_usd=spent_usd)
 
     async def spent_usd(self, run_id: str) -> float:
         """Dollars already spent on LLM calls in this run (the ledger starts from it)."""

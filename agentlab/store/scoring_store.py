@@ -8,7 +8,6 @@ predictions files are imported as ``candidate`` rows of the selecting run with `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
+from agentlab.store import runs
 from agentlab.store.db import Store
 from agentlab.store.run_tables import CandidateRow
 from agentlab.store.scoring_tables import (
@@ -26,7 +26,7 @@ from agentlab.store.scoring_tables import (
     VerifierScore,
     VoteTest,
 )
-from agentlab.store.tables import LLMCall, Run, utcnow
+from agentlab.store.tables import LLMCall, Run
 
 
 @dataclass(frozen=True)
@@ -82,29 +82,13 @@ class ScoringStore:
 
     async def ensure_run(self, run_id: str, *, kind: str, name: str, config: Any) -> bool:
         """Create the run row if it is new (True), or mark it running again (False)."""
-
-        def op(s: Session) -> bool:
-            run = s.get(Run, run_id)
-            if run is None:
-                s.add(Run(id=run_id, kind=kind, name=name, config_json=json.dumps(config)))
-                return True
-            run.status, run.finished_at = "running", None
-            s.add(run)
-            return False
-
-        return await self.store.acall(op)
+        return await runs.start_run(self.store, run_id, kind=kind, name=name, config=config)
 
     async def run_exists(self, run_id: str) -> bool:
         return await self.store.acall(lambda s: s.get(Run, run_id) is not None)
 
     async def finish_run(self, run_id: str, status: str, score: float | None = None) -> None:
-        def op(s: Session) -> None:
-            run = s.get(Run, run_id)
-            if run is not None:
-                run.status, run.finished_at, run.realized_score = status, utcnow(), score
-                s.add(run)
-
-        await self.store.acall(op)
+        await runs.finish_run(self.store, run_id, status, score=score)
 
     async def candidates(self, run_id: str) -> list[CandidateRow]:
         """Every candidate of a run, by task then id."""
