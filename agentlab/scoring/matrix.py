@@ -24,12 +24,15 @@ flaky, and nothing loads code from it unasked.
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentlab.errors import SandboxError
 from agentlab.protocols import Sandbox
+from agentlab.types import ExecResult
 
 SCRATCH = "/var/tmp/agentlab-vote"  # not /tmp: the engine's archive API cannot see a tmpfs
 HOME = f"{SCRATCH}/home"  # the test's HOME, emptied before and after every cell
@@ -82,34 +85,66 @@ class CellJob:
     attempt: int = 0
 
 
-def cell_script(repo_dir: str, python: str, timeout_s: float, uid: int = NOBODY) -> str:
-    """The bash script one cell runs: ``cell.sh PATCH|- TEST``."""
+def batch_script(repo_dir: str, python: str, timeout_s: float, uid: int = NOBODY) -> str:
+    """The bash script one batch runs: ``batch.sh PATCH|- TEST...``, with a nonce on stdin.
+
+    Per test: reset the repository, apply the patch (the first test finds which of the three
+    fallbacks takes it; the rest reuse that one), hand the worktree over, run the test as
+    ``uid`` with its output in a root-owned file, clean up, then print one record
+    ``@@NONCE INDEX EXIT MS BASE64-OUTPUT-TAIL``. The test's output never reaches the exec's
+    stdout, and the nonce (read before any test runs, never exported) is out of its reach, so
+    no test can forge another test's record.
+    """
     repo = shlex.quote(repo_dir)
     reset = f"{GIT} reset -q --hard HEAD && {GIT} clean -q -ffdx"
     # GNU patch writes any path a diff names, .git/config included: .git waits outside.
     patch = (
-        f'{{ mv -T .git {repo}.git-saved && {{ patch --batch --fuzz=5 -p1 -i "$1"; r=$?; '
+        f'{{ mv -T .git {repo}.git-saved && {{ patch --batch --fuzz=5 -p1 -i "$p"; r=$?; '
         f"rm -rf .git; mv -T {repo}.git-saved .git; [ $r = 0 ]; }}; }}"
     )
-    applies = (f'{GIT} apply --verbose "$1"', f'{GIT} apply --verbose --reject "$1"', patch)
-    lines = ["#!/bin/bash", _cleanup(uid), f"cd {repo} || exit 98", reset]
-    lines.append('if [ "$1" != "-" ]; then')
-    lines.append("  ok=0")
-    for cmd in applies:
-        lines.append(f"  if [ $ok = 0 ]; then {cmd} >/dev/null 2>&1 && ok=1 || {{ {reset}; }}; fi")
-    lines.append(f"  [ $ok = 1 ] || exit {APPLY_FAILED}")
-    lines.append("fi")
-    lines += _hand_over(repo, uid)
+    out = f"{SCRATCH}/out"
+    tail = f"tail -c {OUTPUT_TAIL} {out} | base64 -w0"  # base64: no newline, no forged record
+    failed = f"emit $i {APPLY_FAILED} 0 -"
+    first = "apply_$k >/dev/null 2>&1 && { m=$k; break; }"  # the first fallback that takes it
     inner = f'ulimit -u {MAX_USER_PROCS}; ulimit -f {MAX_FILE_KB}; exec {python} "$0" 2>&1'
-    lines.append(
-        f"timeout -k 2 {timeout_s:g} setpriv --reuid={uid} --regid={uid} --clear-groups "
-        "--no-new-privs "
-        f"env HOME={HOME} PYTHONNOUSERSITE=1 PYTHONPATH={repo} PYTHONDONTWRITEBYTECODE=1 "
-        f"GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0={repo} "
-        f'bash -c {shlex.quote(inner)} "$2"'
+    return "\n".join(
+        [
+            "#!/bin/bash",
+            'read -r nonce && [ -n "$nonce" ] || exit 98  # never exported: tests cannot see it',
+            'emit() { printf "@@%s %s %s %s %s\\n" "$nonce" "$@"; }',
+            f'apply_1() {{ {GIT} apply --verbose "$p"; }}',
+            f'apply_2() {{ {GIT} apply --verbose --reject "$p"; }}',
+            f"apply_3() {{ {patch}; }}",
+            # One cleanup up front (a batch killed from outside skipped its last one), then
+            # one after each test: the next test's reset and hand-over follow it directly.
+            _cleanup(uid),
+            f"cd {repo} || exit 98",
+            "p=$1; shift; m=0; i=-1",
+            'for t in "$@"; do',
+            "  i=$((i+1))",
+            f"  {reset}",
+            '  if [ "$p" != "-" ]; then',
+            "    if [ $m = 0 ]; then",
+            f"      for k in 1 2 3; do {first}; {reset}; done",
+            # Nothing takes the patch: every test of the batch gets the apply-failed record.
+            f'      [ $m = 0 ] && {{ for _ in "$@"; do {failed}; i=$((i+1)); done; exit 0; }}',
+            f"    else apply_$m >/dev/null 2>&1 || {{ {failed}; continue; }}",
+            "    fi",
+            "  fi",
+            *(f"  {line}" for line in _hand_over(repo, uid)),
+            "  s=$(date +%s%N)",
+            f"  timeout -k 2 {timeout_s:g} setpriv --reuid={uid} --regid={uid} --clear-groups "
+            "--no-new-privs "
+            f"env HOME={HOME} PYTHONNOUSERSITE=1 PYTHONPATH={repo} PYTHONDONTWRITEBYTECODE=1 "
+            f"GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0={repo} "
+            f'bash -c {shlex.quote(inner)} "$t" >{out} 2>&1 </dev/null',
+            "  code=$? e=$(date +%s%N)",
+            f"  {_cleanup(uid)}",
+            f'  emit $i $code $(( (e - s) / 1000000 )) "$({tail})"',
+            "done",
+            "",
+        ]
     )
-    lines += ["code=$?", _cleanup(uid), "exit $code"]
-    return "\n".join(lines) + "\n"
 
 
 def _cleanup(uid: int) -> str:
@@ -168,8 +203,8 @@ class WarmRepo:
         if not done.ok:
             raise SandboxError(f"could not prepare {self.repo_dir}: {done.stdout}{done.stderr}")
         await self.sandbox.write_file(
-            f"{SCRATCH}/cell.sh",
-            cell_script(self.repo_dir, self.python, self.test_timeout_s),
+            f"{SCRATCH}/batch.sh",
+            batch_script(self.repo_dir, self.python, self.test_timeout_s),
             mode=0o755,
         )
         for cand in candidates:
@@ -189,24 +224,77 @@ class WarmRepo:
 
     async def run(self, job: CellJob) -> Cell:
         """Reset, apply the candidate's patch, run the test: one exec."""
-        patch = "-" if job.candidate is None else self._patch(job.candidate)
+        return (await self.run_batch([job]))[0]
+
+    async def run_batch(self, jobs: Sequence[CellJob]) -> list[Cell]:
+        """Run several tests against one candidate (or no patch) in one exec.
+
+        Every test still gets a reset worktree, the patch, a fresh HOME, its own timeout and a
+        full cleanup; what is shared is the exec round trip and finding the apply command. A
+        test without a record (the exec died or timed out as a whole) comes back failed.
+        """
+        candidates = {job.candidate for job in jobs}
+        if len(candidates) != 1:
+            raise ValueError("a batch runs tests against exactly one candidate")
+        candidate = jobs[0].candidate
+        patch = "-" if candidate is None else self._patch(candidate)
+        nonce = secrets.token_hex(16)
         result = await self.sandbox.exec(
-            ["bash", f"{SCRATCH}/cell.sh", patch, self._test(job.test)],
-            timeout=self.test_timeout_s + 60,
+            ["bash", f"{SCRATCH}/batch.sh", patch, *(self._test(j.test) for j in jobs)],
+            timeout=len(jobs) * (self.test_timeout_s + 5) + 60,
+            stdin=nonce + "\n",
         )
-        applied = result.exit_code != APPLY_FAILED
-        timed_out = result.timed_out or result.exit_code == 124
-        return Cell(
-            candidate=job.candidate,
-            test=job.test,
-            attempt=job.attempt,
-            passed=result.exit_code == 0 and not timed_out,
-            exit_code=result.exit_code,
-            timed_out=timed_out,
-            applied=applied,
-            duration_s=result.duration_s,
-            output=(result.stdout + result.stderr)[-OUTPUT_TAIL:],
-        )
+        records = parse_records(result.stdout, nonce, len(jobs))
+        return [_cell(job, records.get(i), result) for i, job in enumerate(jobs)]
+
+
+@dataclass(frozen=True)
+class _Record:
+    exit_code: int
+    duration_s: float
+    output: str
+
+
+def parse_records(stdout: str, nonce: str, count: int) -> dict[int, _Record]:
+    """The batch's result records, by test index. Only lines carrying this exec's nonce
+    count, the first one per index wins, and anything malformed is ignored."""
+    records: dict[int, _Record] = {}
+    tag = f"@@{nonce} "
+    for line in stdout.splitlines():
+        if not line.startswith(tag):
+            continue
+        fields = line[len(tag) :].split(" ")
+        if len(fields) != 4:
+            continue
+        try:
+            index, code, millis = int(fields[0]), int(fields[1]), int(fields[2])
+            raw = b"" if fields[3] == "-" else base64.b64decode(fields[3], validate=True)
+        except ValueError:
+            continue
+        if 0 <= index < count and index not in records:
+            text = raw.decode("utf-8", errors="replace")[-OUTPUT_TAIL:]
+            records[index] = _Record(code, millis / 1000, text)
+    return records
+
+
+def _cell(job: CellJob, record: _Record | None, result: ExecResult) -> Cell:
+    if record is None:
+        # The exec ended before this test's record: no verdict, so the test fails here.
+        code = 124 if result.timed_out else (result.exit_code or 98)
+        tail = (result.stdout + result.stderr)[-OUTPUT_TAIL:]
+        record = _Record(code, 0.0, f"no result from the batch (exit {result.exit_code}): {tail}")
+    timed_out = record.exit_code == 124
+    return Cell(
+        candidate=job.candidate,
+        test=job.test,
+        attempt=job.attempt,
+        passed=record.exit_code == 0,
+        exit_code=record.exit_code,
+        timed_out=timed_out,
+        applied=record.exit_code != APPLY_FAILED,
+        duration_s=record.duration_s,
+        output=record.output,
+    )
 
 
 def plan(
@@ -229,25 +317,45 @@ def plan(
 async def run_cells(repos: Sequence[WarmRepo], jobs: Sequence[CellJob]) -> list[Cell]:
     """Run ``jobs`` over the warm repos, one worker per sandbox; results in job order.
 
-    Each worker takes the next job when it is free, so a slow cell does not hold up the rest.
-    The workers are the sandboxes themselves, so the caller's sandbox limit is the parallelism.
+    Consecutive jobs on the same candidate and attempt run as one batch (one exec), capped so
+    there are batches enough for every sandbox. Each worker takes the next batch when it is
+    free, so a slow batch does not hold up the rest. The workers are the sandboxes
+    themselves, so the caller's sandbox limit is the parallelism.
     """
     if not repos:
         raise ValueError("run_cells needs at least one warm sandbox")
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(len(jobs)):
-        queue.put_nowait(index)
+    queue: asyncio.Queue[list[int]] = asyncio.Queue()
+    for batch in _batches(jobs, max(1, -(-len(jobs) // len(repos)))):
+        queue.put_nowait(batch)
     results: list[Cell | None] = [None] * len(jobs)
 
     async def worker(repo: WarmRepo) -> None:
         while not queue.empty():
-            index = queue.get_nowait()
-            results[index] = await repo.run(jobs[index])
+            batch = queue.get_nowait()
+            cells = await repo.run_batch([jobs[i] for i in batch])
+            for index, cell in zip(batch, cells, strict=True):
+                results[index] = cell
 
     async with asyncio.TaskGroup() as group:
         for repo in repos:
             group.create_task(worker(repo))
     return [cell for cell in results if cell is not None]
+
+
+def _batches(jobs: Sequence[CellJob], cap: int) -> list[list[int]]:
+    """Indices of runs of consecutive jobs sharing candidate and attempt, at most ``cap`` long."""
+    batches: list[list[int]] = []
+    for index, job in enumerate(jobs):
+        last = batches[-1] if batches else None
+        if (
+            last is not None
+            and len(last) < cap
+            and (jobs[last[0]].candidate, jobs[last[0]].attempt) == (job.candidate, job.attempt)
+        ):
+            last.append(index)
+        else:
+            batches.append([index])
+    return batches
 
 
 def _with_newline(text: str) -> str:
