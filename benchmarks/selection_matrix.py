@@ -1,10 +1,11 @@
 """A 10 x 10 candidate x test vote matrix on agentlab-mini, our way vs the harness's way.
 
 Our way: one warm container from the instance image; every patch and test staged once; each
-cell is one exec that kills leftovers, resets the repository (git reset --hard, git clean
--fdx), applies the patch and runs the test. The harness's way: a fresh container per cell
-(start, stage that cell's patch and test, apply, run, remove). Both run the same cell script
-serially and must agree on every cell; the table shows wall time and the ratio.
+candidate's tests run as one exec that, per test, resets the repository (git reset --hard,
+git clean -ffdx), applies the patch, runs the test as nobody and cleans up. The harness's way:
+a fresh container per cell (start, stage that cell's patch and test, apply, run, remove).
+Both run the same script over the same cells in the same serial order and must agree on every
+cell; the table shows wall time and the ratio.
 
     python benchmarks/selection_matrix.py [--size 10] [--instance agentlab-mini__confini-1]
 

@@ -1,11 +1,12 @@
 """The test-vote matrix, run in warm sandboxes: one container per worker, reset between runs.
 
 A problem's container starts once from its instance image. Every patch and every test is
-written into it up front; after that each cell (one test against one candidate, or against no
-patch) is a single exec of a small script that kills whatever the previous run left behind,
-resets the repository (``git reset --hard && git clean -ffdx``), applies the patch with the
-harness's three fallbacks, and runs the test. The harness's way, a fresh container per run,
-pays a container start per cell; this pays one exec (see ``benchmarks/selection_matrix.py``).
+written into it up front; after that a candidate's tests run as one batch, a single exec of a
+small script that, for each test in turn, resets the repository (``git reset --hard && git
+clean -ffdx``), applies the patch (the harness's three fallbacks; the first test finds which
+one takes it), runs the test, kills whatever it left behind, and prints one result record.
+The harness's way, a fresh container per run, pays a container start per cell; this pays one
+exec per candidate (see ``benchmarks/selection_matrix.py``).
 
 A test is a Python script (exit 0 = the issue is fixed), run as the trajectories run it:
 from the repository root with the repository on ``PYTHONPATH``.
@@ -15,7 +16,9 @@ candidate code they import) run as ``nobody`` under the eval harness's ulimits, 
 in a scratch directory: they can write the worktree but not ``.git``, site-packages, ``/usr``
 or ``/etc``. Between cells root kills every process of that user and empties ``/tmp``,
 ``/dev/shm``, ``/run/lock`` and the home directory; ``git clean -ffdx`` also removes nested
-repositories. Root runs git with fsmonitor and hooks off and GNU ``patch`` with ``.git`` moved
+repositories. A test's output goes to a root-owned file, and its record reaches the host
+base64-encoded and tagged with a per-exec nonce it cannot read, so no test can speak for
+another. Root runs git with fsmonitor and hooks off and GNU ``patch`` with ``.git`` moved
 aside (see ``agentlab.tasks.scripts``, whose rules these repeat: the two packages do not import
 each other). ``/var/tmp`` is left alone: state a test keeps there on purpose is what makes it
 flaky, and nothing loads code from it unasked.
@@ -36,7 +39,7 @@ from agentlab.types import ExecResult
 
 SCRATCH = "/var/tmp/agentlab-vote"  # not /tmp: the engine's archive API cannot see a tmpfs
 HOME = f"{SCRATCH}/home"  # the test's HOME, emptied before and after every cell
-APPLY_FAILED = 97  # the cell script's exit code when no apply command took the patch
+APPLY_FAILED = 97  # the record's exit code when no apply command took the patch
 OUTPUT_TAIL = 4000  # characters of a test's output kept per cell
 NOBODY = 65534
 MAX_USER_PROCS = 128  # the eval harness's strict-mode limits
@@ -198,7 +201,7 @@ class WarmRepo:
     async def stage(
         self, candidates: Sequence[MatrixCandidate], tests: Sequence[MatrixTest]
     ) -> None:
-        """Lock down ``.git``; write every patch, test and the cell script into the sandbox."""
+        """Lock down ``.git``; write every patch, test and the batch script into the sandbox."""
         done = await self.sandbox.exec(["bash", "-c", prepare_script(self.repo_dir)])
         if not done.ok:
             raise SandboxError(f"could not prepare {self.repo_dir}: {done.stdout}{done.stderr}")
