@@ -369,7 +369,7 @@ class DockerSandbox:
         # Unpacked by `tar` inside the container rather than the engine's archive API: that API
         # cannot write into tmpfs mounts (like /tmp) and refuses read-only roots, while an exec
         # reaches every path the sandbox's own processes can.
-        script = 'mkdir -p -- "$1" && exec tar -x -f - -C "$1"'
+        script = 'mkdir -p -- "$1" && exec tar -x --no-same-owner --no-overwrite-dir -f - -C "$1"'
         code, _out, err = self._run(["sh", "-c", script, "sh", parent], {}, None, archive, 300.0)
         if code != 0:
             raise SandboxError(f"writing into {parent}: {_last_line(err, code)}")

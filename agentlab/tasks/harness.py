@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -213,18 +214,24 @@ async def run_in_sandbox(
     patch = prediction.patch or ""
     script = scripts.eval_script(instance, spec, strict=config.strict, timeout=config.timeout)
     logs = EvalLogs(patch=patch, eval_sh=script)
-    await sandbox.exec(["mkdir", "-p", scripts.WORK, reporters.NONCE_DIR])
-    await sandbox.write_file(scripts.PATCH_FILE, _ensure_newline(patch))
-    await sandbox.write_file(scripts.TEST_PATCH_FILE, _ensure_newline(instance.test_patch))
-    await sandbox.write_file(f"{scripts.WORK}/apply.sh", scripts.apply_script())
-    await sandbox.write_file(f"{scripts.WORK}/eval.sh", script)
+    nonce = secrets.token_hex(16)
+    files = {
+        scripts.PATCH_FILE: (_ensure_newline(patch), 0o644),
+        scripts.TEST_PATCH_FILE: (_ensure_newline(instance.test_patch), 0o644),
+        f"{scripts.WORK}/apply.sh": (scripts.apply_script(), 0o644),
+        f"{scripts.WORK}/eval.sh": (script, 0o644),
+    }
+    if config.strict:
+        files |= {
+            f"{reporters.REPORTER_DIR}/agentlab_report.py": (reporters.PYTEST_PLUGIN, 0o644),
+            f"{reporters.REPORTER_DIR}/agentlab_unittest.py": (reporters.UNITTEST_RUNNER, 0o644),
+            reporters.NONCE_FILE: (nonce, 0o400),
+        }
+    await stage_files(sandbox, files)
     applied = await sandbox.exec(["bash", f"{scripts.WORK}/apply.sh"], timeout=300)
     logs.run_log = applied.stdout + applied.stderr
     if not applied.ok:
         return EvalResult(Grade(grading.PATCH_FAILED, detail="patch failed to apply"), logs)
-    nonce = secrets.token_hex(16)
-    if config.strict:
-        await _install_reporters(sandbox, nonce)
     ran = await sandbox.exec(["bash", f"{scripts.WORK}/eval.sh"], timeout=config.timeout + 60)
     logs.test_output = ran.stdout + ran.stderr
     logs.run_log += f"tests: exit={ran.exit_code} timed_out={ran.timed_out} " + (
@@ -245,14 +252,20 @@ async def run_in_sandbox(
     return EvalResult(grading.grade(instance, statuses), logs, tests_s=ran.duration_s)
 
 
-async def _install_reporters(sandbox: Sandbox, nonce: str) -> None:
-    await sandbox.write_file(
-        f"{reporters.REPORTER_DIR}/agentlab_report.py", reporters.PYTEST_PLUGIN
-    )
-    await sandbox.write_file(
-        f"{reporters.REPORTER_DIR}/agentlab_unittest.py", reporters.UNITTEST_RUNNER
-    )
-    await sandbox.write_file(reporters.NONCE_FILE, nonce, mode=0o400)
+async def stage_files(sandbox: Sandbox, files: Mapping[str, tuple[str, int]]) -> None:
+    """Write every file an evaluation needs in one transfer (one exec, not one per file)."""
+    with tempfile.TemporaryDirectory(prefix="agentlab-stage-") as tmp:
+        root = Path(tmp)
+        await asyncio.to_thread(_write_tree, root, files)
+        await sandbox.copy_in(root, "/")
+
+
+def _write_tree(root: Path, files: Mapping[str, tuple[str, int]]) -> None:
+    for path, (text, mode) in files.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        target.chmod(mode)
 
 
 def _ensure_newline(text: str) -> str:
