@@ -209,15 +209,13 @@ class RunStore:
             "attempts": int(attempt),
             "updated_at": utcnow(),
         }
-        table = Trajectory.__table__  # type: ignore[attr-defined]
-        update: dict[str, Any] = {"status": status, "error": error, "updated_at": utcnow()}
-        if stage is not None:
-            update["stage"] = stage
-        if attempt:
-            update["attempts"] = table.c.attempts + 1
+        # On conflict: the new status, error and time; the stage only if given; one more
+        # attempt only if this is one.
+        update = ("status", "error", "updated_at") + (("stage",) if stage is not None else ())
+        increment = ("attempts",) if attempt else ()
 
         def op(s: Session) -> None:
-            _upsert(s, Trajectory, values, ("run_id", "task_id", "sample"), update)
+            _upsert(s, Trajectory, values, ("run_id", "task_id", "sample"), update, increment)
 
         await self.store.acall(op)
 
@@ -303,20 +301,33 @@ class RunStore:
         return await self.store.acall(op)
 
 
+# Built once per shape and reused: constructing the statement (and its ``excluded`` columns)
+# cost more CPU than executing it.
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
+
+
 def _upsert(
     session: Session,
     model: type[SQLModel],
     values: dict[str, Any],
     keys: tuple[str, ...],
-    update: tuple[str, ...] | dict[str, Any],
+    update: tuple[str, ...],
+    increment: tuple[str, ...] = (),
 ) -> None:
     """One INSERT ... ON CONFLICT DO UPDATE (SQLite and PostgreSQL): no read, no ORM object.
 
-    These writes sit on the hot path of every trajectory step; a select-then-write through
-    the ORM costs several times as much CPU.
+    On conflict the ``update`` columns take the new row's values and the ``increment``
+    columns grow by one. These writes sit on the hot path of every trajectory step; a
+    select-then-write through the ORM costs several times as much CPU.
     """
-    table = model.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).values(**values)
-    changes = update if isinstance(update, dict) else {c: stmt.excluded[c] for c in update}
-    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
+    dialect = session.get_bind().dialect.name
+    shape = (model, dialect, tuple(values), keys, update, increment)
+    stmt = _UPSERTS.get(shape)
+    if stmt is None:
+        table = model.__table__  # type: ignore[attr-defined]
+        base = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        changes: dict[str, Any] = {c: base.excluded[c] for c in update}
+        changes |= {c: table.c[c] + 1 for c in increment}
+        stmt = base.on_conflict_do_update(index_elements=list(keys), set_=changes)
+        _UPSERTS[shape] = stmt
+    session.execute(stmt, values)
