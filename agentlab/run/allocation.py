@@ -154,7 +154,9 @@ def decide_round(policy: AdaptivePolicy, state: RoundState) -> Round:
             stops[task] = capped
         elif state.next_sample[i] < policy.max_samples:
             items.append((task, state.next_sample[i]))
-    return Round(tuple(items), stops, decision.stop_all or not items)
+    # A round is a set of items run side by side; a canonical order keeps the stored decision
+    # independent of how the policy ranked near-equal problems.
+    return Round(tuple(sorted(items)), stops, decision.stop_all or not items)
 
 
 def stop_reason(policy: AdaptivePolicy, state: RoundState, i: int) -> str:
