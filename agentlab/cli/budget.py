@@ -1,11 +1,13 @@
-"""``agentlab budget``: coverage fits, budget plans and policy simulations.
+"""``agentlab budget``: coverage fits, budget plans, policy simulations, endpoint profiles.
 
-``budget profile ENDPOINT`` (throughput of a self-hosted endpoint) belongs with the LLM layer
-and is not here yet.
+``budget profile`` measures an endpoint with ``agentlab.llm.profile`` and stores the result
+with ``agentlab.store.profile_store``; this module only wires the two and prints.
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Annotated
 
 import numpy as np
@@ -20,8 +22,11 @@ from agentlab.budget.policy import AdaptivePolicy, UniformPolicy
 from agentlab.budget.posterior import Interval, PriorPosterior
 from agentlab.budget.simulate import Verifier, run_policy, shape, simulate
 from agentlab.errors import ConfigError
+from agentlab.llm import EndpointConfig, load_endpoints
+from agentlab.llm.profile import LevelResult, best_tokens_per_s, parse_levels, profile_endpoint
 from agentlab.store import open_store
 from agentlab.store.budget_queries import RunOutcomes, read_run_outcomes
+from agentlab.store.profile_store import save_profile
 
 budget_app = typer.Typer(help="Coverage fits, budget plans and allocation policies.")
 console = Console()
@@ -174,6 +179,109 @@ def simulate_cmd(
             r.policy, f"{r.score:.3f}", f"{r.cost:.2f}", f"{r.samples:.2f}", f"{r.coverage:.3f}"
         )
     console.print(table)
+
+
+def _pick_endpoint(path: str, name: str | None) -> EndpointConfig:
+    endpoints = load_endpoints(path)
+    if name is None:
+        if len(endpoints) > 1:
+            names = ", ".join(e.name for e in endpoints)
+            raise ConfigError(
+                f"endpoint config {path} has several endpoints ({names}); pass --name"
+            )
+        return endpoints[0]
+    for endpoint in endpoints:
+        if endpoint.name == name:
+            return endpoint
+    names = ", ".join(e.name for e in endpoints)
+    raise ConfigError(f"endpoint config {path}: no endpoint named {name!r} (have: {names})")
+
+
+def _level_row(r: LevelResult) -> list[str]:
+    return [
+        str(r.concurrency),
+        str(r.requests),
+        str(r.errors),
+        str(r.completion_tokens),
+        f"{r.seconds:.2f}",
+        f"{r.tokens_per_s:.1f}",
+        f"{r.requests_per_s:.2f}",
+        f"{r.p50_s:.3f}",
+        f"{r.p90_s:.3f}",
+    ]
+
+
+@budget_app.command("profile")
+def profile_cmd(
+    endpoints_yaml: Annotated[str, typer.Argument(help="YAML file of endpoint configs.")],
+    name: Annotated[
+        str | None, typer.Option(help="Which endpoint in the file (needed if it has several).")
+    ] = None,
+    levels: Annotated[str, typer.Option(help="Concurrency levels, comma-separated.")] = (
+        "1,2,4,8,16"
+    ),
+    requests_per_level: Annotated[int, typer.Option(help="Requests sent at each level.")] = 32,
+    max_tokens: Annotated[int, typer.Option(help="max_tokens of each request.")] = 256,
+    store: StoreOpt = None,
+) -> None:
+    """Measure an endpoint's throughput and latency at several concurrency levels; store it."""
+    endpoint = _pick_endpoint(endpoints_yaml, name)
+    parsed = parse_levels(levels)
+    if requests_per_level < 1 or max_tokens < 1:
+        raise ConfigError("--requests-per-level and --max-tokens must be >= 1")
+    st = open_store(store)  # opened first, so a bad store URL fails before any request
+    try:
+        console.print(
+            f"profiling {endpoint.name} ({endpoint.model}): {requests_per_level} requests "
+            f"of max_tokens={max_tokens} at concurrency {', '.join(map(str, parsed))}"
+        )
+        results = asyncio.run(
+            profile_endpoint(
+                endpoint, parsed, requests_per_level=requests_per_level, max_tokens=max_tokens
+            )
+        )
+        run_id = f"profile-{uuid.uuid4().hex[:8]}"
+        config = {
+            "endpoint": endpoint.model_dump(mode="json"),
+            "levels": list(parsed),
+            "requests_per_level": requests_per_level,
+            "max_tokens": max_tokens,
+        }
+        save_profile(
+            st,
+            run_id,
+            name=endpoint.name,
+            endpoint=endpoint.name,
+            model=endpoint.model,
+            config=config,
+            results=results,
+        )
+    finally:
+        st.close()
+    table = Table(
+        "concurrency",
+        "ok",
+        "errors",
+        "tokens",
+        "seconds",
+        "tokens/s",
+        "req/s",
+        "p50 s",
+        "p90 s",
+        title=f"{endpoint.name} ({endpoint.model}): completion tokens, wall seconds",
+    )
+    for r in results:
+        table.add_row(*_level_row(r))
+    console.print(table)
+    console.print(f"stored as run {run_id} (table throughput_profile)")
+    best = best_tokens_per_s(results)
+    if best is None:
+        raise ConfigError(f"endpoint {endpoint.name}: no request succeeded; nothing to price")
+    console.print(
+        f"pricing: set tokens_per_s: {best.tokens_per_s:.0f} under {endpoint.price_key!r} "
+        f"(kind gpu or cpu) in configs/pricing.yaml (best aggregate, at concurrency "
+        f"{best.concurrency})"
+    )
 
 
 def plot_fit(

@@ -148,6 +148,9 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
 def _ensure_schema(store: Store) -> None:
     # Imported for their side effect: registering every table on the metadata.
     assert tables and run_tables and scoring_tables
+    from agentlab.store import profile_store  # here, not at the top: it imports this module
+
+    assert profile_store
     try:
         SQLModel.metadata.create_all(store.engine)
     except SQLAlchemyError as exc:
