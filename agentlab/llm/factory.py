@@ -53,15 +53,30 @@ async def open_client(
 ) -> AsyncIterator[LLMClient]:
     """An :class:`LLMClient` for ``config``; its backend (and any child process) is closed after."""
     async with _backend(config) as backend:
-        yield LLMClient(
-            backend,
-            model=config.model,
-            endpoint=config.name,
-            price=price,
-            limits=config.limits,
-            retry=config.retry,
-            timeout_s=config.timeout_s,
-            ledger=ledger,
-            cache=cache,
-            recorder=recorder,
+        yield client_for(
+            backend, config, price=price, ledger=ledger, cache=cache, recorder=recorder
         )
+
+
+def client_for(
+    backend: ChatBackend,
+    config: EndpointConfig,
+    *,
+    price: ApiPrice | GpuPrice | CpuPrice,
+    ledger: BudgetLedger | None = None,
+    cache: ResponseCache | None = None,
+    recorder: CallRecorder | None = None,
+) -> LLMClient:
+    """The client wrapper around ``backend``, with ``config``'s name, limits and retries."""
+    return LLMClient(
+        backend,
+        model=config.model,
+        endpoint=config.name,
+        price=price,
+        limits=config.limits,
+        retry=config.retry,
+        timeout_s=config.timeout_s,
+        ledger=ledger,
+        cache=cache,
+        recorder=recorder,
+    )

@@ -27,6 +27,7 @@ from agentlab.llm import (
     load_pricing,
     open_client,
 )
+from agentlab.llm.factory import client_for
 from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice, default_pricing_path, price_for
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import CallRecorder, ResponseCache
@@ -145,15 +146,4 @@ def _scripted_client(
     recorder: CallRecorder | None,
 ) -> LLMClient:
     model = ScriptedModel(list(rules), default=endpoint.default_reply, latency_s=endpoint.latency_s)
-    return LLMClient(
-        model,
-        model=endpoint.model,
-        endpoint=endpoint.name,
-        price=price,
-        limits=endpoint.limits,
-        retry=endpoint.retry,
-        timeout_s=endpoint.timeout_s,
-        ledger=ledger,
-        cache=cache,
-        recorder=recorder,
-    )
+    return client_for(model, endpoint, price=price, ledger=ledger, cache=cache, recorder=recorder)
