@@ -22,6 +22,7 @@ The leading-keyword check below only makes the refusal message friendlier.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import secrets
 import sqlite3
@@ -61,6 +62,9 @@ _READ_SETTINGS = {
     "busy_timeout", "synchronous", "query_only", "data_version", "auto_vacuum",
 }  # fmt: skip
 _ROLE_TTL = dt.timedelta(minutes=5)
+# Placed last, so it wins over anything the store URL's own options say.
+_READ_ONLY_OPTION = "-c default_transaction_read_only=on"
+log = logging.getLogger(__name__)
 
 
 class QueryResult:
@@ -213,13 +217,15 @@ def _drop_role(store: Store, name: str) -> None:
 
 
 def _connect_reader(store: Store, role: tuple[str, str] | None) -> psycopg.Connection[Any]:
-    options = "-c default_transaction_read_only=on"
+    given = store.engine.url.query.get("options", "")
+    options = " ".join([*([given] if isinstance(given, str) else given), _READ_ONLY_OPTION])
     conninfo = _conninfo(store)
     if role is not None:
         try:
             return psycopg.connect(conninfo, user=role[0], password=role[1], options=options)
-        except psycopg.Error:
-            pass  # the server does not let the new role log in here; stay read-only anyway
+        except psycopg.Error as exc:
+            # The server does not let the new role log in here (pg_hba.conf): still read-only.
+            log.info("agentlab sql: reader role cannot log in (%s); using the store's user", exc)
     return psycopg.connect(conninfo, options=options)
 
 

@@ -176,3 +176,21 @@ def test_sqlite_reads_still_work(tmp_path: Path) -> None:
         assert run_readonly(store, "SELECT id FROM run;").rows == [("r1",)]
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_reads_as_a_throwaway_read_only_role(pg_store_url: str) -> None:
+    store = _seed(pg_store_url)
+    try:
+        got = run_readonly(
+            store,
+            "SELECT current_user, current_setting('transaction_read_only'), "
+            "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user), "
+            "(SELECT count(*) FROM run)",
+        )
+        user, read_only, superuser, runs = got.rows[0]
+        assert user.startswith("agentlab_sql_") and read_only == "on"
+        assert superuser is False and runs == 1
+    finally:
+        store.close()
+    assert _roles(pg_store_url) == []
