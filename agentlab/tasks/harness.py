@@ -21,7 +21,7 @@ from typing import Protocol
 
 from agentlab.errors import SandboxError
 from agentlab.protocols import Sandbox, SandboxBackend
-from agentlab.tasks import grading, log_parsers, reporters, scripts
+from agentlab.tasks import grading, log_parsers, reporters, scripts, tamper
 from agentlab.tasks.grading import Grade
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import Dataset, RepoSpec, SWEInstance, namespace_image
@@ -232,6 +232,14 @@ async def run_in_sandbox(
     logs.run_log = applied.stdout + applied.stderr
     if not applied.ok:
         return EvalResult(Grade(grading.PATCH_FAILED, detail="patch failed to apply"), logs)
+    if config.strict:
+        touched = await tamper.applied_tampering(
+            sandbox, scripts.TESTBED, scripts.STATUS_BEFORE, instance.test_patch
+        )
+        if touched:
+            detail = f"applied patch changed test files or test configuration: {', '.join(touched)}"
+            logs.run_log = f"TAMPERED: {detail}\n" + logs.run_log
+            return EvalResult(Grade(grading.TAMPERED, patch_applied=True, detail=detail), logs)
     ran = await sandbox.exec(["bash", f"{scripts.WORK}/eval.sh"], timeout=config.timeout + 60)
     logs.test_output = ran.stdout + ran.stderr
     logs.run_log += f"tests: exit={ran.exit_code} timed_out={ran.timed_out} " + (
