@@ -12,7 +12,7 @@ from agentlab.scoring.matrix import Cell
 from agentlab.scoring.metrics import per_problem, per_run
 from agentlab.scoring.selector import Option, TestRun, parse_reply, select
 from agentlab.scoring.verifiers import best, tournament, yes_probability
-from agentlab.scoring.votes import count_votes, rank, top, verdicts
+from agentlab.scoring.votes import count_votes, not_applied, rank, top, verdicts
 from agentlab.types import CallContext, ChatRequest, ChatResponse, Choice, TokenLogprob
 
 DIFF = """\
@@ -55,6 +55,15 @@ def test_votes_skip_flaky_and_non_reproducing_tests() -> None:
     assert [t.valid for t in tests.values()] == [True, False, False]
     assert tests[3].flaky and not tests[2].fails_without_patch
     assert count_votes(cells, tests) == {10: 1, 20: 0}
+
+
+def test_error_cells_cast_no_vote() -> None:
+    error = Cell(None, 1, 0, False, 137, error=True)
+    cells = [error, Cell(None, 1, 1, False, 137, error=True), _cell(10, 1, True)]
+    assert not verdicts(cells)[1].valid  # a dead baseline is not "fails without patch"
+    cells = [_cell(None, 1, False), _cell(10, 1, True), Cell(20, 1, 0, False, 137, error=True)]
+    assert count_votes(cells, verdicts(cells)) == {10: 1}
+    assert not_applied([Cell(20, 1, 0, False, 137, applied=False, error=True)]) == set()
 
 
 def test_rank_ties_go_to_the_shorter_patch_and_unusable_go_last() -> None:
