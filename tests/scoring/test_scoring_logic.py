@@ -29,14 +29,30 @@ index 1111111..2222222 100644
 
 
 def test_same_change_written_differently_normalises_equal() -> None:
-    other = DIFF.replace("index 1111111..2222222 100644\n", "").replace(
-        "@@ -1,3 +1,3 @@ def f():", "@@ -7,3 +7,3 @@"
+    # Less context quoted (so other hunk offsets), no index line, no function context, a
+    # different new-side offset and trailing whitespace: still the one change to line 2.
+    other = (
+        "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n"
+        "@@ -2 +5 @@\n-b = 2\n+b = 3   \n"
     )
-    other = other.replace("+b = 3\n", "+b = 3   \n")
     assert normalise_diff(other) == normalise_diff(DIFF)
     assert patch_sha(DIFF) == patch_sha(other)
     assert patch_sha(DIFF) != patch_sha(DIFF.replace("+b = 3", "+b = 5"))
     assert patch_sha("") == patch_sha("\n\n") == ""
+
+
+def test_different_changes_never_merge() -> None:
+    # The same text changed at another place in the file is another change.
+    elsewhere = DIFF.replace("@@ -1,3 +1,3 @@", "@@ -41,3 +41,3 @@")
+    assert patch_sha(elsewhere) != patch_sha(DIFF)
+    # Dropping the final newline is a change of its own.
+    at_end = "--- a/m.py\n+++ b/m.py\n@@ -3 +3 @@\n-c = 4\n+c = 5\n"
+    no_newline = at_end + "\\ No newline at end of file\n"
+    assert patch_sha(at_end) != patch_sha(no_newline)
+    # A removed line that looks like a header is still a removed line.
+    dashes = "--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,1 @@\n--- x\n+++ y\n"
+    assert "--- x" in normalise_diff(dashes) and "+++ y" in normalise_diff(dashes)
+    assert patch_sha(dashes) != patch_sha(dashes.replace("+++ y", "+++ z"))
 
 
 def _cell(cand: int | None, test: int, passed: bool, attempt: int = 0) -> Cell:
