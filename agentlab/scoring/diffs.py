@@ -1,13 +1,14 @@
 """Normalised diffs: when two candidates are the same change, they are run and voted once.
 
-The canonical form of a diff is, per file, its header (paths, new/deleted/renamed/mode) and,
-per block of consecutive changed lines, the base-file line where the block starts followed by
-its removed and added lines, with trailing whitespace dropped and a ``\\ No newline at end of
-file`` marker kept on the line it belongs to. So two diffs are one change when they differ only
-in ``index`` lines, how much context they quote, hunk header offsets and function context, or
-trailing whitespace; diffs that change different lines (even the same text at two places in a
-file) or differ in a final newline never merge. Known limit: without the base file, a
-hand-written hunk whose header names the wrong line is a different change from the right one.
+Two diffs are the same change when they differ only in what a reviewer would not call a
+difference: ``index`` lines and blob ids, trailing whitespace, the line numbers in hunk headers
+(offsets move when a model miscounts; ``git apply`` finds the place from the context) and the
+function context after them. Everything that decides what the change does is kept: every
+hunk's context, removed and added lines in order, the file headers (new, deleted, renamed,
+mode), and each ``\\ No newline at end of file`` marker with the line it belongs to, so diffs
+that change different lines, or differ only in a final newline, never merge. Known limit: the
+same hunk (context included) applied at two places in one file is one change here, since
+without the base file the offset alone cannot tell a miscount from another place.
 """
 
 from __future__ import annotations
@@ -16,44 +17,45 @@ import hashlib
 import re
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,(\d+))? @@")
-_HEADER = ("--- ", "+++ ", "new file mode", "deleted file mode", "old mode", "new mode")
-_HEADER += ("rename from", "rename to", "copy from", "copy to", "Binary files", "GIT binary")
+_HEADER: tuple[str, ...] = ("--- ", "+++ ", "new file mode", "deleted file mode", "old mode")
+_HEADER += (
+    "new mode",
+    "rename from",
+    "rename to",
+    "copy from",
+    "copy to",
+    "Binary files",
+    "GIT binary",
+)
 _NO_NEWLINE = "\\ No newline at end of file"
+_SKIP = ("index ", "similarity index", "dissimilarity index")
 
 
 def normalise_diff(patch: str) -> str:
     """The canonical text of ``patch``: equal for diffs that make the same change."""
     out: list[str] = []
-    line_no = left_old = left_new = 0  # where in the base file; what the hunk has left
-    in_block = binary = False
+    left_old = left_new = 0  # what the current hunk has left to read
+    last = ""  # the last body line's tag, so a no-newline marker stays with its line
     for line in patch.splitlines():
-        in_hunk = left_old > 0 or left_new > 0
-        if in_hunk and (line == "" or line.startswith(("-", "+", " "))):
+        if (left_old > 0 or left_new > 0) and (line == "" or line.startswith(("-", "+", " "))):
             tag = line[:1] or " "
-            if tag == " ":
-                in_block = False
-            elif not in_block:
-                out.append(f"@@ {line_no}")
-                in_block = True
-            if tag != " ":
-                out.append(line.rstrip())
-            line_no += tag != "+"
+            out.append((tag + line[1:]).rstrip() or " ")
             left_old -= tag != "+"
             left_new -= tag != "-"
-        elif line.startswith("\\"):
-            if in_block:
-                out.append(_NO_NEWLINE)  # it belongs to the changed line before it
+            last = tag
+        elif line.startswith("\\") and last:
+            out.append(f"{_NO_NEWLINE} ({last})")  # kept: a final newline is part of the change
         elif hunk := _HUNK.match(line):
-            # A zero-length old range names the line *before* an insertion.
-            line_no = int(hunk.group(1)) + int(hunk.group(2) == "0")
+            out.append("@@")  # offsets and function context dropped: the body places it
             left_old, left_new = int(hunk.group(2) or 1), int(hunk.group(3) or 1)
-            in_block = binary = False
+            last = ""
         elif line.startswith(("diff --git ", *_HEADER)):
             out.append(line.rstrip())
-            binary = line.startswith("GIT binary") or (binary and not line.startswith("diff"))
-            in_block = False
-        elif binary and line.strip():
-            out.append(line)  # the binary payload is the change
+            last = ""
+        elif line.strip() and not line.startswith(_SKIP):
+            out.append(line.rstrip())  # a binary payload, or text between sections
+    while out and not out[-1].strip():
+        out.pop()
     return "\n".join(out) + "\n" if out else ""
 
 

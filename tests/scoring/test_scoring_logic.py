@@ -29,12 +29,11 @@ index 1111111..2222222 100644
 
 
 def test_same_change_written_differently_normalises_equal() -> None:
-    # Less context quoted (so other hunk offsets), no index line, no function context, a
-    # different new-side offset and trailing whitespace: still the one change to line 2.
-    other = (
-        "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n"
-        "@@ -2 +5 @@\n-b = 2\n+b = 3   \n"
+    # No index line, other hunk offsets (a miscount), no function context, trailing spaces.
+    other = DIFF.replace("index 1111111..2222222 100644\n", "").replace(
+        "@@ -1,3 +1,3 @@ def f():", "@@ -7,3 +9,3 @@"
     )
+    other = other.replace("+b = 3\n", "+b = 3   \n")
     assert normalise_diff(other) == normalise_diff(DIFF)
     assert patch_sha(DIFF) == patch_sha(other)
     assert patch_sha(DIFF) != patch_sha(DIFF.replace("+b = 3", "+b = 5"))
@@ -42,16 +41,19 @@ def test_same_change_written_differently_normalises_equal() -> None:
 
 
 def test_different_changes_never_merge() -> None:
-    # The same text changed at another place in the file is another change.
-    elsewhere = DIFF.replace("@@ -1,3 +1,3 @@", "@@ -41,3 +41,3 @@")
+    # The same edit at another place (other context around it) is another change.
+    elsewhere = DIFF.replace(" a = 1\n", " z = 0\n")
     assert patch_sha(elsewhere) != patch_sha(DIFF)
     # Dropping the final newline is a change of its own.
     at_end = "--- a/m.py\n+++ b/m.py\n@@ -3 +3 @@\n-c = 4\n+c = 5\n"
     no_newline = at_end + "\\ No newline at end of file\n"
     assert patch_sha(at_end) != patch_sha(no_newline)
-    # A removed line that looks like a header is still a removed line.
-    dashes = "--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,1 @@\n--- x\n+++ y\n"
-    assert "--- x" in normalise_diff(dashes) and "+++ y" in normalise_diff(dashes)
+    # ... and whether the marker follows the old or the new line matters too.
+    old_side = "--- a/m.py\n+++ b/m.py\n@@ -3 +3 @@\n-c = 4\n\\ No newline at end of file\n+c = 5\n"
+    assert len({patch_sha(no_newline), patch_sha(old_side)}) == 2
+    # A removed line that looks like a header or an index line is still a removed line.
+    dashes = "--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,1 @@\n--- x\n-index 1\n+++ y\n"
+    assert patch_sha(dashes) != patch_sha(dashes.replace("-index 1", "-index 2"))
     assert patch_sha(dashes) != patch_sha(dashes.replace("+++ y", "+++ z"))
 
 
@@ -144,8 +146,19 @@ async def test_tournament_round_robin_and_best() -> None:
         _role(model, "verifier_pairwise"), task_id="t", problem="p",
         entrants=[(1, "A"), (2, "B"), (3, "C")],
     )  # fmt: skip
-    assert len(rows) == 6  # three matches, two rows each
-    assert best(rows, [1, 2, 3]) == 2  # "B" wins both its matches, in either seat
+    assert len(rows) == 12  # three pairs, each played in both seatings, two rows a match
+    assert best(rows, [1, 2, 3]) == 2  # "B" wins all its matches, in either seat
+
+
+async def test_tournament_swaps_seats_so_position_bias_cancels() -> None:
+    always_a = ScriptedModel([Rule(replies=("WINNER: A",))])
+    rows = await tournament(
+        _role(always_a, "verifier_pairwise"), task_id="t", problem="p",
+        entrants=[(1, "A"), (2, "B"), (3, "C")],
+    )  # fmt: skip
+    totals = {c: sum(r.score for r in rows if r.candidate_id == c) for c in (1, 2, 3)}
+    assert totals == {1: 2.0, 2: 2.0, 3: 2.0}  # a judge that always picks seat A favours no one
+    assert {(r.candidate_id, r.opponent_id) for r in rows} >= {(1, 2), (2, 1)}
 
 
 def test_metrics_efficiency() -> None:
