@@ -92,7 +92,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "result-text",
-        r"\b(PASSED|FAILED|XFAIL)\s+[\w/.\-]+\.py::|\.\.\.\s+ok\\n|"
+        r"(PASSED|FAILED|XFAIL)\s+[\w/.\-]+\.py::|\.\.\.\s+ok\\n|"
         r"['\"][^'\"]*(conftest\.py|pytest\.ini)['\"]|\bpytest11\b",
         "writes test-result lines or test configuration",
     ),
