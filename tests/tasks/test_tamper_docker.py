@@ -81,6 +81,11 @@ def _hostile(root: Path) -> dict[str, str]:
         "setup-cfg-addopts": toy.make_patch(
             root, {"setup.cfg": toy.SETUP_CFG + "addopts = -p fixer\n", "fixer.py": FIXER}
         ),
+        # Names neither pytest nor a pytest-only key: the check after apply compares
+        # pytest's sections of setup.cfg and sees the change.
+        "setup-cfg-section-line": toy.make_patch(
+            root, {"setup.cfg": toy.SETUP_CFG + "    m8: marker 8\n"}
+        ),
         "entry-point": toy.make_patch(
             root,
             {
