@@ -44,6 +44,7 @@ from agentlab.sandbox.common import (
     merged_env,
     pid_alive,
     to_argv,
+    with_file_limit,
     with_timeout,
 )
 from agentlab.types import ExecResult, SandboxSpec
@@ -353,7 +354,7 @@ class DockerSandbox:
         stdin: bytes | str | None = None,
     ) -> ExecResult:
         """Run ``cmd``; see :class:`agentlab.protocols.Sandbox`."""
-        argv = with_timeout(to_argv(cmd), timeout)
+        argv = with_timeout(with_file_limit(to_argv(cmd), self.spec.file_size_mb), timeout)
         marker = uuid.uuid4().hex
         full_env = merged_env(env, {EXEC_MARKER: marker})
         data = stdin.encode() if isinstance(stdin, str) else stdin

@@ -99,7 +99,7 @@ class Evaluation(SQLModel, table=True):
     model_name: str = Field(default="", max_length=256)
     sample: int = 0  # several samples per instance (pass@k) are graded side by side
     patch_sha: str = Field(default="", max_length=64)
-    # resolved | unresolved | empty_patch | patch_failed | tampered | error
+    # resolved | unresolved | empty_patch | patch_failed | tampered | suspicious | error
     outcome: str = Field(max_length=32, index=True)
     resolved: bool = False
     patch_applied: bool = False
