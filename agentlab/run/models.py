@@ -117,6 +117,7 @@ async def open_models(
     pricing = pricing or default_pricing_path()
     table = load_pricing(pricing) if pricing is not None else None
     ledger = BudgetLedger(config.budget.cap_usd, spent_usd=spent_usd)
+    replay = config.cache == "replay"
     used = sorted({m.endpoint for m in config.roles().values()})
     clients: dict[str, LLMClient] = {}
     async with contextlib.AsyncExitStack() as stack:
@@ -127,9 +128,17 @@ async def open_models(
                 clients[name] = _scripted_client(
                     endpoint, scripted_rules(endpoint), price, ledger, cache, recorder
                 )
+                clients[name].replay = replay
                 continue
             clients[name] = await stack.enter_async_context(
-                open_client(endpoint, price=price, ledger=ledger, cache=cache, recorder=recorder)
+                open_client(
+                    endpoint,
+                    price=price,
+                    ledger=ledger,
+                    cache=cache,
+                    recorder=recorder,
+                    replay=replay,
+                )
             )
         if not clients:
             raise ConfigError("models: no role resolves to an endpoint; set models.default")

@@ -288,6 +288,17 @@ class RunStore:
 
         return await self.store.acall(op)
 
+    async def replayed_usd(self, run_id: str) -> float:
+        """What the run's cache replays cost when their answers were first made (not billed)."""
+
+        def op(s: Session) -> float:
+            total = s.exec(
+                select(func.sum(LLMCall.replayed_usd)).where(col(LLMCall.run_id) == run_id)
+            )
+            return float(total.one() or 0.0)
+
+        return await self.store.acall(op)
+
     async def candidates(self, run_id: str) -> list[CandidateRow]:
         def op(s: Session) -> list[CandidateRow]:
             return list(
