@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +109,7 @@ async def open_models(
     *,
     pricing: Path | None,
     spent_usd: float,
+    task_spent_usd: Mapping[str, float] | None = None,
     cache: ResponseCache | None,
     recorder: CallRecorder | None,
     scripted_rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
@@ -116,7 +117,13 @@ async def open_models(
     """Open a client for every endpoint a role uses; all are closed on exit."""
     pricing = pricing or default_pricing_path()
     table = load_pricing(pricing) if pricing is not None else None
-    ledger = BudgetLedger(config.budget.cap_usd, spent_usd=spent_usd)
+    # One child ledger per problem under the run's: budget.per_task_usd is as hard as cap_usd.
+    ledger = BudgetLedger(
+        config.budget.cap_usd,
+        spent_usd=spent_usd,
+        scope_cap_usd=config.budget.per_task_usd,
+        scope_spent_usd=task_spent_usd,
+    )
     replay = config.cache == "replay"
     used = sorted({m.endpoint for m in config.roles().values()})
     clients: dict[str, LLMClient] = {}

@@ -23,7 +23,7 @@ from agentlab.errors import ConfigError
 from agentlab.store import runs
 from agentlab.store.db import Store
 from agentlab.store.run_tables import CandidateRow, PolicyDecision, Trajectory, Turn
-from agentlab.store.tables import LLMCall, Run, Task, utcnow
+from agentlab.store.tables import LLMCall, Run, SandboxExec, Task, utcnow
 
 CONTEXT_SAMPLE = -1  # turns of the per-problem context stage, shared by every sample
 
@@ -83,11 +83,24 @@ class RunStore:
         await runs.finish_run(self.store, run_id, status, spent_usd=spent_usd)
 
     async def spent_usd(self, run_id: str) -> float:
-        """Dollars already spent on LLM calls in this run (the ledger starts from it)."""
+        """Dollars already charged to this run: LLM calls and sandbox time (the ledger starts
+        from it)."""
+        return sum((await self.spend_by_task(run_id)).values())
 
-        def op(s: Session) -> float:
-            total = s.exec(select(func.sum(LLMCall.usd)).where(col(LLMCall.run_id) == run_id))
-            return float(total.one() or 0.0)
+    async def spend_by_task(self, run_id: str) -> dict[str, float]:
+        """Dollars charged per problem, LLM calls and sandbox execs together."""
+
+        def op(s: Session) -> dict[str, float]:
+            spend: dict[str, float] = {}
+            for table in (LLMCall, SandboxExec):
+                rows = s.exec(
+                    select(table.task_id, func.sum(table.usd))
+                    .where(col(table.run_id) == run_id)
+                    .group_by(col(table.task_id))
+                ).all()
+                for task, usd in rows:
+                    spend[str(task)] = spend.get(str(task), 0.0) + float(usd or 0.0)
+            return spend
 
         return await self.store.acall(op)
 
