@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from agentlab.errors import BudgetExceededError, ScopeBudgetExceededError
@@ -123,3 +123,32 @@ class BudgetLedger:
             self._spent += usd
             if scope:
                 self._scope_spent[scope] += usd
+
+
+@dataclass(frozen=True)
+class ComputeMeter:
+    """Sandbox time on the same ledger as the LLM calls.
+
+    What is charged is wall-clock seconds of each exec times the CPUs the container reserves
+    (what a provider bills for reserved cores, busy or not), priced by ``price`` (CPU-seconds
+    to dollars). Before an exec the meter reserves its longest possible run (its timeout plus
+    ``grace_s`` for the kill, or ``untimed_s`` when it has none), so an exec that could cross
+    the cap is refused before it starts; afterwards it settles the measured time.
+    """
+
+    ledger: BudgetLedger
+    price: Callable[[float], float]
+    grace_s: float = 60.0
+    untimed_s: float = 3600.0
+
+    def reserve(self, cpus: float, timeout: float | None, *, scope: str = "") -> Reservation:
+        """Hold the exec's worst case, or refuse (run cap, then the problem's)."""
+        seconds = (self.untimed_s if timeout is None else timeout) + self.grace_s
+        what = f"sandbox exec ({cpus:g} CPUs for up to {seconds:g}s)"
+        return self.ledger.reserve(self.price(cpus * seconds), what=what, scope=scope)
+
+    def settle(self, reservation: Reservation, cpu_seconds: float) -> float:
+        """Charge ``cpu_seconds`` in place of the reservation; returns the dollars."""
+        usd = self.price(cpu_seconds)
+        self.ledger.settle(reservation, usd)
+        return usd

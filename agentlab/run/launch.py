@@ -139,7 +139,9 @@ async def run_env(
         recorder=StoreCallRecorder(store),
         scripted_rules=rules,
     ) as models:
-        pool = SandboxPool(backend, config.concurrency.sandboxes, store, run_id)
+        pool = SandboxPool(
+            backend, config.concurrency.sandboxes, store, run_id, meter=models.compute_meter()
+        )
         yield RunEnv(run_id, config, runs, models, pool, state, progress or NoProgress())
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentlab.agent.chat import Chat, ModelChat
+from agentlab.budget.cost import SandboxPrices
 from agentlab.config import ExperimentConfig, RoleName, check_endpoint_names
 from agentlab.errors import ConfigError
 from agentlab.llm import (
@@ -27,6 +28,7 @@ from agentlab.llm import (
     load_pricing,
     open_client,
 )
+from agentlab.llm.budget import ComputeMeter
 from agentlab.llm.factory import client_for
 from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice, default_pricing_path, price_for
 from agentlab.llm.scripted import Rule
@@ -55,6 +57,14 @@ class Models:
     limit: asyncio.Semaphore
     meter: Meter = field(default_factory=Meter)
     endpoints: dict[str, EndpointConfig] = field(default_factory=dict)
+    sandbox_cpu_hour_usd: float | None = None  # from the pricing table; None = not charged
+
+    def compute_meter(self) -> ComputeMeter | None:
+        """What charges the run's sandbox time to its ledger (None when it is unpriced)."""
+        if self.sandbox_cpu_hour_usd is None:
+            return None
+        prices = SandboxPrices(self.sandbox_cpu_hour_usd)
+        return ComputeMeter(self.ledger, lambda cpu_s: prices.price(cpu_s).usd)
 
     def model_names(self) -> str:
         """Which model plays which role, for the output (``editing=scripted ...``)."""
@@ -150,7 +160,10 @@ async def open_models(
         if not clients:
             raise ConfigError("models: no role resolves to an endpoint; set models.default")
         limit = asyncio.Semaphore(config.concurrency.llm_calls)
-        yield Models(config, clients, ledger, limit, endpoints=endpoints)
+        sandbox_price = table.sandbox_cpu_hour_usd if table is not None else None
+        yield Models(
+            config, clients, ledger, limit, endpoints=endpoints, sandbox_cpu_hour_usd=sandbox_price
+        )
 
 
 def _scripted_client(

@@ -23,6 +23,7 @@ from agentlab.errors import (
 from agentlab.llm import AnthropicEndpoint, BudgetLedger, Fault, RetryConfig, ScriptedModel
 from agentlab.llm.budget import prompt_token_ceiling
 from agentlab.llm.factory import open_client
+from agentlab.llm.pricing import GpuPrice
 from agentlab.llm.testing import ScriptedServer
 from agentlab.store import Store
 from agentlab.store.tables import LLMCall
@@ -177,3 +178,29 @@ async def test_anthropic_n_samples_reserve_the_prompt_n_times(
             await client.generate(request)
     assert ledger.spent_usd <= cap
     assert server.requests == []
+
+
+async def test_self_hosted_gpu_time_is_charged_to_the_same_ledger(
+    model: ScriptedModel, server: ScriptedServer, store: Store
+) -> None:
+    """A GPU-priced endpoint: its calls' GPU-seconds are dollars on the run's ledger, and a
+    call that timed out is charged the GPU time it may have held."""
+    gpu = GpuPrice(gpu_hour_usd=3.6, gpus=2, tokens_per_s=100.0)
+    ledger = BudgetLedger(1.0)
+    client = http_client(server, store, ledger=ledger, pricing=gpu, timeout_s=0.3)
+    model.inject(Fault(kind="hang", times=4, hang_s=30))
+    try:
+        with pytest.raises(LLMTimeoutError):
+            await client.generate(ask("first"), CTX)
+        timed_out = ledger.spent_usd
+        response = await client.generate(ask("second"), CTX)
+    finally:
+        await client.aclose()
+    reserved = gpu.ceiling(prompt_token_ceiling(ask("first")), 50)
+    assert timed_out == pytest.approx(4 * reserved)
+    used = gpu.cost(response.usage)
+    assert used.gpu_seconds > 0
+    assert ledger.spent_usd == pytest.approx(timed_out + used.usd)
+    rows = store.call(lambda s: list(s.exec(select(LLMCall)).all()))
+    assert rows[-1].gpu_seconds == pytest.approx(used.gpu_seconds)
+    assert recorded_usd(store) == pytest.approx(ledger.spent_usd)
