@@ -285,7 +285,7 @@ class RunStore:
         await self.store.acall(op)
 
     async def stage_costs(self, run_id: str) -> dict[str, tuple[float, int]]:
-        """Dollars and tokens by role (stage) for the run's LLM calls."""
+        """Dollars and tokens by role (stage) for the run's LLM calls, plus sandbox time."""
 
         def op(s: Session) -> dict[str, tuple[float, int]]:
             rows = s.exec(
@@ -297,7 +297,13 @@ class RunStore:
                 .where(col(LLMCall.run_id) == run_id)
                 .group_by(LLMCall.role)
             ).all()
-            return {str(r): (float(u or 0.0), int(t or 0)) for r, u, t in rows}
+            costs = {str(r): (float(u or 0.0), int(t or 0)) for r, u, t in rows}
+            sandbox = s.exec(
+                select(func.sum(SandboxExec.usd)).where(col(SandboxExec.run_id) == run_id)
+            ).one()
+            if sandbox:
+                costs["sandbox"] = (float(sandbox), 0)  # CPU time of every exec, no tokens
+            return costs
 
         return await self.store.acall(op)
 

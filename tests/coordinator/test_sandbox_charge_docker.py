@@ -16,6 +16,7 @@ from agentlab.llm import BudgetLedger, ComputeMeter, ScriptedModel
 from agentlab.llm.testing import ScriptedServer
 from agentlab.run.gold import gold_rules
 from agentlab.run.launch import new_request, run_pipeline
+from agentlab.run.report import build_report
 from agentlab.run.sandboxes import SandboxPool
 from agentlab.store import Store
 from agentlab.store.tables import LLMCall, Run, SandboxExec
@@ -130,3 +131,6 @@ async def test_a_run_charges_its_sandbox_time_to_the_ledger(
     assert run is not None
     # The run's recorded spend is its ledger's: calls and sandbox time together.
     assert run.spent_usd == pytest.approx(llm + sum(r.usd for r in execs))
+    report = await build_report(store, run_id, 1, cap_usd=None)
+    assert report.stage_costs["sandbox"][0] == pytest.approx(sum(r.usd for r in execs))
+    assert report.spent_usd == pytest.approx(run.spent_usd)
