@@ -2,9 +2,9 @@
 
 A completion is correct when its test program (prompt + completion + test +
 ``check(entry_point)``) exits 0 within the timeout. Many programs run per exec in one warm
-sandbox, each in its own process, session and scratch directory, as an unprivileged user under
-its own timeout and limits; the root-owned runner reports results on its own stdout, which the
-programs cannot reach.
+sandbox, each confined by :mod:`agentlab.tasks.jail` (own session, scratch directory and
+unprivileged user, under its own timeout and limits); the root-owned runner reports results on
+its own stdout, which the programs cannot reach.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agentlab.errors import DatasetError
+from agentlab.tasks.jail import PREAMBLE
 
 RUNNER_PATH = "/opt/agentlab/he_runner.py"
 BATCH_PATH = "/opt/agentlab/he_batch.json"
@@ -86,54 +87,25 @@ def pass_at_ks(
     return out
 
 
-RUNNER = r"""
-import json, os, resource, signal, subprocess, sys, tempfile
+RUNNER = (
+    PREAMBLE
+    + r"""
 from concurrent.futures import ThreadPoolExecutor
 
 spec = json.load(open(sys.argv[1]))
 timeout = spec["timeout"]
 
 
-def dropper(uid):
-    def drop():
-        os.setsid()
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-        limits()
-    return drop
-
-
-def limits():
-    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 24, 1 << 24))
-    resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
-
-
 def run(item):
     index, (key, prog) = item
     uid = 20000 + index  # one user per program: programs cannot signal or read each other
-    work = tempfile.mkdtemp(prefix="he-")
-    os.chown(work, uid, uid)
+    work = workdir(uid)
     path = os.path.join(work, "prog.py")
     with open(path, "w") as fh:
         fh.write(prog)
-    proc = subprocess.Popen(
-        [sys.executable, path], cwd=work, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=dropper(uid),
-        env={"PATH": "/usr/bin:/bin", "HOME": work, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    try:
-        code = proc.wait(timeout=timeout)
-        verdict = "passed" if code == 0 else "failed"
-    except subprocess.TimeoutExpired:
-        verdict = "timed out"
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # whatever the program left behind
-    except ProcessLookupError:
-        pass
-    proc.wait()
-    subprocess.run(["rm", "-rf", work])
+    code, _usage, timed_out = confined([sys.executable, path], uid, work, timeout)
+    verdict = "timed out" if timed_out else "passed" if code == 0 else "failed"
+    remove(work)
     return key, verdict
 
 
@@ -141,3 +113,4 @@ with ThreadPoolExecutor(spec["parallel"]) as pool:
     results = dict(pool.map(run, enumerate(spec["items"])))
 print("AGENTLAB_HE_RESULTS " + json.dumps(results), flush=True)
 """
+)
