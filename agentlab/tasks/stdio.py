@@ -31,6 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+import agentlab.datasets
 from agentlab.errors import DatasetError, SandboxError
 from agentlab.protocols import Sandbox
 from agentlab.tasks.jail import PREAMBLE
@@ -38,6 +39,16 @@ from agentlab.tasks.jail import PREAMBLE
 Verdict = Literal["accepted", "wrong answer", "time limit", "memory limit", "runtime error", "ran"]
 RUNNER_PATH = "/opt/agentlab/stdio_runner.py"
 RESULT_TAG = "AGENTLAB_STDIO_RESULTS "
+# Bundled stdin/stdout datasets: name -> problems file (a separate table from the SWE-style
+# ``agentlab.datasets.bundled_names``, so a SWE loader never mistakes one for its own).
+BUNDLED = {
+    "agentlab-stdio": Path(agentlab.datasets.__file__).parent / "agentlab_stdio" / "problems.jsonl"
+}
+
+
+def bundled_path(name: str) -> Path | None:
+    """The problems file of a bundled stdin/stdout dataset (``agentlab-stdio``), else None."""
+    return BUNDLED.get(name.replace("_", "-"))
 
 
 class _Frozen(BaseModel):

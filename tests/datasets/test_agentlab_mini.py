@@ -101,11 +101,10 @@ def test_dataset_shape() -> None:
 
 
 def test_dataset_path_errors_name_the_dataset() -> None:
-    assert bundled_names() == ["agentlab-mini", "agentlab-stdio"]
+    assert bundled_names() == ["agentlab-mini"]
     assert dataset_path("agentlab_mini") == DATA
     with pytest.raises(
-        DatasetError,
-        match="no bundled dataset 'nope'; bundled datasets: agentlab-mini, agentlab-stdio",
+        DatasetError, match="no bundled dataset 'nope'; bundled datasets: agentlab-mini"
     ):
         dataset_path("nope")
 

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.datasets import dataset_path
 from agentlab.protocols import Sandbox
 from agentlab.tasks import stdio
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = dataset_path("agentlab-stdio") / "problems.jsonl"
+DATA = stdio.BUNDLED["agentlab-stdio"]
 PROBLEMS = stdio.load_problems(DATA)
 
 

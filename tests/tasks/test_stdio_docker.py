@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from agentlab.datasets import dataset_path
 from agentlab.protocols import Sandbox
 from agentlab.tasks import stdio
 
 pytestmark = pytest.mark.docker
 
-PROBLEMS = stdio.load_problems(dataset_path("agentlab-stdio") / "problems.jsonl")
+PROBLEMS = stdio.load_problems(stdio.BUNDLED["agentlab-stdio"])
 SUM = [stdio.Case(input="1 2\n", output="3\n"), stdio.Case(input="-5 3\n", output="-2\n")]
 LIMITS = stdio.Limits(time_limit_s=1.0, memory_limit_mb=128, wall_factor=2.0)
 
