@@ -49,8 +49,9 @@ SYSTEM = (
     " Reply with code only."
 )
 ASK = (
-    "Solve this programming problem. Read the input from standard input and print the answer"
-    " to standard output. Reply with the whole program in one ```python block.\n\n"
+    "Solve this programming problem. Read the input from standard input (input() or"
+    " sys.stdin) and print the answer to standard output; do not hard-code the examples."
+    " Reply with the whole program in one ```python block.\n\n"
     "# {title}\n\n{statement}\n{examples}"
 )
 EXAMPLE = "Example input:\n```\n{input}```\nExample output:\n```\n{output}```\n"
