@@ -21,11 +21,11 @@ from rich.console import Console
 
 from agentlab.budget.cost import SandboxPrices
 from agentlab.cli.select_report import build_report, print_report, write_predictions
+from agentlab.coordinator.env import first_leaf
+from agentlab.coordinator.sandboxes import SandboxPool
 from agentlab.errors import BudgetExceededError, ConfigError
 from agentlab.llm.budget import BudgetLedger, ComputeMeter
 from agentlab.llm.pricing import default_pricing_path, load_pricing
-from agentlab.run.env import first_leaf
-from agentlab.run.sandboxes import SandboxPool
 from agentlab.scoring.diffs import patch_sha
 from agentlab.scoring.llm import ModelRole
 from agentlab.selection_runner import Models, ProblemResult, SelectionConfig, score_run

@@ -8,9 +8,9 @@ import pytest
 from sqlmodel import select
 
 from agentlab.config import load_experiment
+from agentlab.coordinator.models import load_endpoint_configs, open_models
 from agentlab.llm import ScriptedModel
 from agentlab.llm.testing import ScriptedServer
-from agentlab.run.models import load_endpoint_configs, open_models
 from agentlab.store import Store
 from agentlab.store.llm_log import StoreCallRecorder, StoreResponseCache
 from agentlab.store.tables import LLMCall, Run

@@ -18,13 +18,13 @@ from typer.testing import CliRunner
 
 from agentlab.cli import app
 from agentlab.config import load_experiment
+from agentlab.coordinator.engine import Outcome
+from agentlab.coordinator.kinds.swe_gold import gold_rules
+from agentlab.coordinator.launch import RunRequest, new_request, resumed_request, run_pipeline
 from agentlab.errors import BudgetExceededError
 from agentlab.llm import Fault, ScriptedModel
 from agentlab.llm.scripted import Rule
 from agentlab.llm.testing import ScriptedServer
-from agentlab.run.engine import Outcome
-from agentlab.run.gold import gold_rules
-from agentlab.run.launch import RunRequest, new_request, resumed_request, run_pipeline
 from agentlab.store import Store, open_store
 from agentlab.tasks.swebench import Dataset
 from tests.coordinator.conftest import write_experiment

@@ -11,13 +11,13 @@ import pytest
 from sqlmodel import select
 
 from agentlab.config import load_experiment
+from agentlab.coordinator.kinds.swe_gold import gold_rules
+from agentlab.coordinator.launch import new_request, run_pipeline
+from agentlab.coordinator.report import build_report
+from agentlab.coordinator.sandboxes import SandboxPool
 from agentlab.errors import BudgetExceededError
 from agentlab.llm import BudgetLedger, ComputeMeter, ScriptedModel
 from agentlab.llm.testing import ScriptedServer
-from agentlab.run.gold import gold_rules
-from agentlab.run.launch import new_request, run_pipeline
-from agentlab.run.report import build_report
-from agentlab.run.sandboxes import SandboxPool
 from agentlab.store import Store
 from agentlab.store.tables import LLMCall, Run, SandboxExec
 from agentlab.tasks.swebench import Dataset
