@@ -185,6 +185,27 @@ class AdaptivePolicyConfig(_Config):
 PolicyConfig = Annotated[UniformPolicyConfig | AdaptivePolicyConfig, Field(discriminator="type")]
 
 
+class LocalExecutorConfig(_Config):
+    """Work items run as asyncio tasks in the driver process (the default)."""
+
+    type: Literal["local"] = "local"
+
+
+class RayExecutorConfig(_Config):
+    """Work items run as Ray tasks on nodes advertising sandbox capacity (needs Postgres)."""
+
+    type: Literal["ray"] = "ray"
+    address: str | None = Field(
+        None, description="Ray cluster address (`HOST:PORT` or `auto`); none = start a local one."
+    )
+    resource: str = Field(
+        "sandbox", description="Custom resource a node advertises per sandbox slot."
+    )
+
+
+ExecutorConfig = Annotated[LocalExecutorConfig | RayExecutorConfig, Field(discriminator="type")]
+
+
 class BudgetConfig(_Config):
     """Dollar limits, enforced by the LLM client across the whole run."""
 
@@ -267,7 +288,10 @@ class ExperimentConfig(_Config):
     sandbox: SandboxConfig = Field(
         DockerConfig(), description="Sandbox provider: `type: docker` (default) or `process`."
     )
-    executor: str = Field("local", description="Executor of work items (`local`).")
+    executor: ExecutorConfig = Field(
+        LocalExecutorConfig(),
+        description="Where work items run: `type: local` (default) or `type: ray`.",
+    )
     selection: SelectionSection = SelectionSection()
     store: str = Field("sqlite:///agentlab.db", description="Result store URL.")
 
@@ -275,6 +299,12 @@ class ExperimentConfig(_Config):
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return (value,) if isinstance(value, str) else value
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_name(cls, value: object) -> object:
+        # `executor: ray` (or `executor=ray` on the command line) is short for `{type: ray}`.
+        return {"type": value} if isinstance(value, str) else value
 
     @field_validator("models")
     @classmethod

@@ -10,8 +10,8 @@ implementation; docs/architecture.md says how to add one):
 - :class:`SandboxProvider` (``sandbox:`` in the experiment YAML, ``--sandbox`` on the CLI):
   where sandboxes run, how images are prepared, how leftovers are reaped. Registry:
   :mod:`agentlab.sandbox.providers`.
-- :class:`Executor`: runs a run's :class:`~agentlab.types.WorkItem` records (local asyncio now,
-  Ray later). Registry: :mod:`agentlab.coordinator.executors`.
+- :class:`Executor`: runs a run's :class:`~agentlab.types.WorkItem` records (local asyncio, or
+  Ray). Registry: :mod:`agentlab.coordinator.executors`.
 - ``TaskKind`` (``dataset.kind``): a benchmark's problems, trajectories and grading. It needs
   the run's environment, so its protocol lives in :mod:`agentlab.coordinator.kinds.base`, with
   the registry in :mod:`agentlab.coordinator.kinds`.
@@ -214,3 +214,16 @@ class Executor(Protocol):
         max_workers: int,
         on_result: Callable[[WorkResult], Awaitable[None]] | None = None,
     ) -> list[WorkResult]: ...
+
+    def bound(self, env: object) -> AbstractAsyncContextManager[None]:
+        """Ready the executor for one run's environment (the driver's ``RunEnv``) around
+        the block: a remote executor connects, ships the run's ledger, and lets go on exit."""
+        ...
+
+    async def attempt(
+        self, item: WorkItem, here: Callable[[], Awaitable[str | None]]
+    ) -> str | None:
+        """Where one item's attempt runs: ``here()`` in this process, or the same attempt
+        rebuilt from the store on another node. Returns the attempt's failure reason or None;
+        budget errors are raised as in ``here()``."""
+        ...

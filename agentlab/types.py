@@ -188,6 +188,8 @@ class WorkResult(Record):
     run_id: str
     task_id: str
     sample: int
-    status: Literal["done", "error", "capped", "skipped"]
+    # budget_exhausted: the run's cap refused work (a remote worker says so; the driver ends
+    # the run as if its own ledger had refused).
+    status: Literal["done", "error", "capped", "skipped", "budget_exhausted"]
     resolved: bool | None = None
     error: str | None = None

@@ -1,11 +1,12 @@
 """Running a pipeline over problems x samples: the one fan-out of ``agentlab run``.
 
 Each (problem, sample) is one :class:`~agentlab.types.WorkItem` handed to the run's
-:class:`~agentlab.protocols.Executor` (local asyncio by default). An item
-that the store says is finished (trajectory ``done``, candidate graded) is skipped; any other
-resumes from its stored steps. Infrastructure failures are retried a few times in the run,
-then left as ``error`` for the next ``--resume``; a problem whose every sample failed is
-marked ``failed`` with the reason, and the run goes on. :class:`BudgetExceededError` is the
+:class:`~agentlab.protocols.Executor` (local asyncio by default), which also decides where
+each item's attempt runs. An item that the store says is finished (trajectory ``done``,
+candidate graded) is skipped; any other resumes from its stored steps. Infrastructure
+failures are retried a few times in the run, then left as ``error`` for the next
+``--resume``; a problem whose every sample failed is marked ``failed`` with the reason, and
+the run goes on. :class:`BudgetExceededError` is the
 one error that ends the run, here and only here: the fan-out cancels the items in flight
 (their finished steps are already stored) and the run is marked ``budget_exhausted``.
 """
@@ -94,16 +95,20 @@ async def execute(
     adaptive = isinstance(policy, AdaptivePolicyConfig)
     # Adaptive rounds apply the per-problem cap in the (replayable) decision itself.
     caps = None if adaptive else await _task_caps(env)
-    batch = _Batch(env, pipeline, outcome, caps, executor or make_executor(), kind_name)
+    executor = executor or make_executor(env.config.executor)
+    batch = _Batch(env, pipeline, outcome, caps, executor, kind_name)
     try:
-        if isinstance(policy, AdaptivePolicyConfig):
-            stops = await run_rounds(
-                env, tasks, policy, lambda t, s: finished(env, t, s), batch.run, signal
-            )
-            outcome.stopped = stops
-            batch.capped.update({t: r for t, r in stops.items() if r.startswith("per_task_usd")})
-        else:
-            await batch.run(items, close=True)
+        async with executor.bound(env):
+            if isinstance(policy, AdaptivePolicyConfig):
+                stops = await run_rounds(
+                    env, tasks, policy, lambda t, s: finished(env, t, s), batch.run, signal
+                )
+                outcome.stopped = stops
+                batch.capped.update(
+                    {t: r for t, r in stops.items() if r.startswith("per_task_usd")}
+                )
+            else:
+                await batch.run(items, close=True)
     except* BudgetExceededError as group:
         outcome.status, outcome.reason = "budget_exhausted", describe(first_leaf(group))
     if adaptive and outcome.status == "finished":
@@ -172,7 +177,10 @@ class _Batch:
                     run_id=env.run_id, task_id=task_id, sample=sample, status="capped", error=reason
                 )
         try:
-            error = await _attempts(env, self.pipeline, task_id, sample)
+            # The executor says where the attempt runs (here, or rebuilt on another node).
+            error = await self.executor.attempt(
+                item, lambda: _attempts(env, self.pipeline, task_id, sample)
+            )
         except* ScopeBudgetExceededError as group:
             # The problem's child ledger refused a call or exec: stop this sample, not the run.
             error, reason = None, describe(first_leaf(group))

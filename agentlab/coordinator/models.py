@@ -123,12 +123,16 @@ async def open_models(
     cache: ResponseCache | None,
     recorder: CallRecorder | None,
     scripted_rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
+    ledger: BudgetLedger | None = None,
 ) -> AsyncIterator[Models]:
-    """Open a client for every endpoint a role uses; all are closed on exit."""
+    """Open a client for every endpoint a role uses; all are closed on exit.
+
+    ``ledger``: the run's ledger when it lives elsewhere (a remote worker's proxy to the
+    driver's); by default a new one from the config and what was spent."""
     pricing = pricing or default_pricing_path()
     table = load_pricing(pricing) if pricing is not None else None
     # One child ledger per problem under the run's: budget.per_task_usd is as hard as cap_usd.
-    ledger = BudgetLedger(
+    ledger = ledger or BudgetLedger(
         config.budget.cap_usd,
         spent_usd=spent_usd,
         scope_cap_usd=config.budget.per_task_usd,

@@ -78,6 +78,11 @@ class BudgetLedger:
         with self._lock:
             return self._scope_spent.get(scope, 0.0)
 
+    def scopes_spent_usd(self) -> dict[str, float]:
+        """What every scope (problem) has spent so far."""
+        with self._lock:
+            return dict(self._scope_spent)
+
     def reserve(self, usd: float, *, what: str = "call", scope: str = "") -> Reservation:
         """Hold ``usd`` for one call or exec, or refuse (the run's cap, then the scope's)."""
         with self._lock:

@@ -172,6 +172,31 @@ class RunStore:
 
         return await self.store.acall(op)
 
+    async def load_item(
+        self, run_id: str, task_id: str, sample: int
+    ) -> tuple[Trajectory | None, CandidateRow | None]:
+        """One (problem, sample)'s trajectory and candidate rows, as another process left them."""
+
+        def op(s: Session) -> tuple[Trajectory | None, CandidateRow | None]:
+            traj = s.exec(
+                select(Trajectory).where(
+                    Trajectory.run_id == run_id,
+                    Trajectory.task_id == task_id,
+                    Trajectory.sample == sample,
+                )
+            ).first()
+            cand = s.exec(
+                select(CandidateRow).where(
+                    CandidateRow.run_id == run_id,
+                    CandidateRow.task_id == task_id,
+                    CandidateRow.source == "",
+                    CandidateRow.sample == sample,
+                )
+            ).first()
+            return traj, cand
+
+        return await self.store.acall(op)
+
     async def save_turn(
         self,
         run_id: str,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from agentlab.coordinator.fanout import fan_out
 from agentlab.protocols import ItemHandler
@@ -13,6 +14,9 @@ class LocalExecutor:
     """Runs items through :func:`agentlab.coordinator.fanout.fan_out` (TaskGroup + semaphore)."""
 
     name = "local"
+
+    def __init__(self, config: object = None) -> None:
+        self.config = config
 
     async def run(
         self,
@@ -29,3 +33,14 @@ class LocalExecutor:
                 await on_result(result)
 
         return await fan_out(items, handler, max_workers=max_workers, on_result=done)
+
+    @contextlib.asynccontextmanager
+    async def bound(self, env: object) -> AsyncIterator[None]:
+        """Nothing to set up: items run in this process."""
+        yield
+
+    async def attempt(
+        self, item: WorkItem, here: Callable[[], Awaitable[str | None]]
+    ) -> str | None:
+        """The attempt runs here, in the driver."""
+        return await here()
