@@ -32,6 +32,13 @@ def run_command(
         str | None,
         typer.Option(envvar="AGENTLAB_STORE", help="Store URL (default: the config's `store`)."),
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="Where items run: local (default) or ray (same as executor.type=...; the"
+            " cluster address from the config's executor.address or RAY_ADDRESS).",
+        ),
+    ] = None,
     bypass_cache: Annotated[
         bool,
         typer.Option(
@@ -41,7 +48,7 @@ def run_command(
     ] = False,
 ) -> None:
     """Sample k trajectories per problem, iterate with execution feedback, grade, report."""
-    from agentlab.coordinator.launch import new_request, resumed_request
+    from agentlab.coordinator.launch import new_request, resumed_request, with_executor
 
     args = list(args or [])
     if resume is not None:
@@ -49,10 +56,13 @@ def run_command(
             raise ConfigError("--resume RUN takes no config or overrides; the run keeps its own")
         st = open_store(store)
         request = resumed_request(st, resume)
+        if executor is not None:  # a resumed run may move between executors
+            request = with_executor(request, executor)
     else:
         if not args:
             raise ConfigError("give an experiment config: agentlab run configs/experiments/X.yaml")
         path, overrides = Path(args[0]), args[1:] + (["cache=bypass"] if bypass_cache else [])
+        overrides += [f"executor.type={executor}"] if executor is not None else []
         config = load_experiment(path, overrides)
         st = open_store(store or config.store)
         request = new_request(config, path, run_id)

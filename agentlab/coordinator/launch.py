@@ -60,6 +60,18 @@ def resumed_request(store: Store, run_id: str) -> RunRequest:
     return RunRequest(config, Path(data["config_dir"]), run_id)
 
 
+def with_executor(request: RunRequest, executor: str) -> RunRequest:
+    """``request`` run by another executor (``--executor`` on a resume)."""
+    data = request.config.model_dump(mode="json")
+    if data["executor"]["type"] != executor:
+        data["executor"] = {"type": executor}
+    try:
+        config = ExperimentConfig.model_validate(data)
+    except ValueError as exc:
+        raise ConfigError(f"--executor {executor}: {exc}") from exc
+    return RunRequest(config, request.config_dir, request.run_id)
+
+
 def scripted_rules(config: ExperimentConfig) -> Callable[[ScriptedEndpoint], Sequence[Rule]]:
     """What the in-process scripted model answers on this dataset (its kind's references)."""
     kind = kind_for(config.dataset)

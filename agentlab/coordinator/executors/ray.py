@@ -218,9 +218,7 @@ def _run_item(
     worker = _WORKER
 
     async def go() -> WorkResult:
-        run, ledger = await worker.open_run(
-            store_url, item.run_id, session, actor, caps, pricing
-        )
+        run, ledger = await worker.open_run(store_url, item.run_id, session, actor, caps, pricing)
         ledger.owner = owner
         result: WorkResult = await run.attempt(item)
         return result
@@ -261,9 +259,7 @@ class RayExecutor:
         here = ray.get_runtime_context().get_node_id()
         self.actor = actor_class.options(
             scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)
-        ).remote(
-            ledger.cap_usd, ledger.spent_usd, ledger.scope_cap_usd, ledger.scopes_spent_usd()
-        )
+        ).remote(ledger.cap_usd, ledger.spent_usd, ledger.scope_cap_usd, ledger.scopes_spent_usd())
         self.env, self.store_url = env, store.url
         self.caps = (ledger.cap_usd, ledger.scope_cap_usd)
         self.session = uuid.uuid4().hex
@@ -331,9 +327,7 @@ class RayExecutor:
                 resources={self.config.resource: 1},
                 max_retries=0,
                 retry_exceptions=False,
-            ).remote(
-                self.store_url, item, self.session, owner, self.actor, self.caps, self.pricing
-            )
+            ).remote(self.store_url, item, self.session, owner, self.actor, self.caps, self.pricing)
             try:
                 result: WorkResult = await ref
             except asyncio.CancelledError:

@@ -20,6 +20,7 @@ from ray.cluster_utils import Cluster
 from sqlmodel import select
 
 from agentlab.config import load_experiment
+from agentlab.coordinator.env import NoProgress
 from agentlab.coordinator.launch import new_request, resumed_request, run_pipeline
 from agentlab.errors import ConfigError
 from agentlab.llm import ScriptedModel
@@ -117,6 +118,16 @@ def _run(
     return new_request(load_experiment(path), path, run_id)
 
 
+class Notes(NoProgress):
+    """Progress that keeps the notes (what the executor said about lost work)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.lines.append(text)
+
+
 def _spent(store: Store, run_id: str) -> tuple[float, float]:
     """(the run row's spend, the sum of its llm_call rows)."""
 
@@ -141,9 +152,7 @@ async def test_three_nodes_equal_the_local_executor_row_for_row(
     lite_url, lite = lite_store
     with ScriptedServer(_model()) as server:
         local = _run(tmp_path / "l", server.base_url, lite_url, lite, "run-ray", "local")
-        spread = _run(
-            tmp_path / "r", server.base_url, url, store, "run-ray", {"type": "ray"}
-        )
+        spread = _run(tmp_path / "r", server.base_url, url, store, "run-ray", {"type": "ray"})
         out_local = await run_pipeline(local, lite, docker_backend)  # type: ignore[arg-type]
         out_ray = await run_pipeline(spread, store, docker_backend)  # type: ignore[arg-type]
     assert out_local.status == out_ray.status == "finished", (out_local, out_ray)
@@ -213,14 +222,25 @@ async def test_a_lost_node_loses_and_doubles_nothing_and_resume_finishes(
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        notes = Notes()
         try:
-            first = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+            first = await run_pipeline(
+                request,
+                store,
+                docker_backend,
+                progress=notes,  # type: ignore[arg-type]
+            )
         finally:
             seen.set()
             watcher.join()
         again = resumed_request(store, "run-lost")
         second = await run_pipeline(again, store, docker_backend)  # type: ignore[arg-type]
     assert first.status in {"finished", "budget_exhausted"}
+    # Six items on six slots over three nodes: the lost node had items in flight, and the
+    # driver re-dispatched them (Ray's own retries are off).
+    assert any("NodeDied" in n or "WorkerCrashed" in n or "ActorDied" in n for n in notes.lines), (
+        notes.lines
+    )
     assert second.status == "finished", second
     got = snapshot(store, "run-lost")
     assert_no_duplicates(got)
