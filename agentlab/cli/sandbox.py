@@ -38,8 +38,25 @@ def gc_cmd(
         bool, typer.Option("--all", help="Remove every agentlab container, live or not.")
     ] = False,
     run_id: Annotated[str | None, typer.Option(help="Only this run's containers.")] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the gc on every node of this Ray cluster (HOST:PORT or auto);"
+            " --all then needs --run-id."
+        ),
+    ] = None,
 ) -> None:
     """Remove agentlab containers whose owner is gone, that stopped, or that outlived a TTL."""
+    if cluster is not None:
+        from agentlab.coordinator.executors.ray import gc_cluster
+
+        by_node = gc_cluster(run_id, everything=all_, ttl_s=ttl, address=cluster)
+        for node, names in by_node.items():
+            for name in names:
+                console.print(f"{node}: removed {name}")
+        total = sum(len(n) for n in by_node.values())
+        console.print(f"[dim]{total} container(s) removed on {len(by_node)} node(s)[/]")
+        return
     from agentlab.sandbox.docker import gc
 
     removed = gc(ttl, everything=all_, run_id=run_id)

@@ -17,7 +17,7 @@ from pathlib import Path
 from agentlab.coordinator.engine import _attempts
 from agentlab.coordinator.env import RunEnv
 from agentlab.coordinator.kinds import kind_for
-from agentlab.coordinator.kinds.base import TaskKind
+from agentlab.coordinator.kinds.base import Pipeline
 from agentlab.coordinator.launch import resumed_request, scripted_rules
 from agentlab.coordinator.models import load_endpoint_configs, open_models
 from agentlab.coordinator.sandboxes import SandboxPool
@@ -32,14 +32,14 @@ from agentlab.types import WorkItem, WorkResult
 
 @dataclass
 class WorkerRun:
-    """One run's environment (store, models, sandbox pool), open in a worker process.
+    """One run's environment and pipeline, open in a worker process.
 
-    The kind's pipeline is opened per attempt and closed after it: a pipeline may keep a warm
-    sandbox, and the driver cannot reach a worker process to close it when the run ends.
+    The pipeline (and any warm sandbox it keeps) lives as long as the run session in this
+    process; the executor removes the session's containers on every node when it ends.
     """
 
     env: RunEnv
-    kind: TaskKind
+    pipeline: Pipeline
 
     async def attempt(self, item: WorkItem) -> WorkResult:
         """One item's attempt (with the engine's in-run retries), from its stored steps.
@@ -54,15 +54,12 @@ class WorkerRun:
         env.state.candidates, env.state.tasks = fresh.candidates, fresh.tasks
         base = {"run_id": item.run_id, "task_id": item.task_id, "sample": item.sample}
         refused: WorkResult | None = None
-        pipeline = self.kind.open(env)
         try:
-            error = await _attempts(env, pipeline, item.task_id, item.sample)
+            error = await _attempts(env, self.pipeline, item.task_id, item.sample)
         except* BudgetExceededError as group:
             refused = WorkResult(**base, status="budget_exhausted", error=_message(group))
         except* ScopeBudgetExceededError as group:
             refused = WorkResult(**base, status="capped", error=_message(group))
-        finally:
-            await pipeline.aclose()
         if refused is not None:
             return refused
         if error is not None:
@@ -105,6 +102,11 @@ async def worker_run(
             pool = SandboxPool(
                 backend, config.concurrency.sandboxes, store, run_id, meter=models.compute_meter()
             )
-            yield WorkerRun(RunEnv(run_id, config, runs, models, pool, state), kind)
+            env = RunEnv(run_id, config, runs, models, pool, state)
+            pipeline = kind.open(env)
+            try:
+                yield WorkerRun(env, pipeline)
+            finally:
+                await pipeline.aclose()
     finally:
         store.close()

@@ -154,6 +154,10 @@ class _Worker:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True, name="agentlab").start()
         self.runs: dict[str, tuple[str, Any, contextlib.AsyncExitStack, RemoteLedger]] = {}
+        # The per-node reaper: a new worker process first removes what dead ones on this node
+        # left (containers whose owner process is gone, stopped or past their TTL; live
+        # containers of other workers are kept).
+        _reap_here(None, False)
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the loop; a cancel (KeyboardInterrupt) cancels it and waits for its
@@ -189,8 +193,12 @@ class _Worker:
         cached = self.runs.get(run_id)
         if cached is not None and cached[0] == session:
             return cached[1], cached[3]
-        if cached is not None:  # an older session of the run (before a resume): close it
-            await cached[2].aclose()
+        # One session per process: an older one (an earlier invocation, another run) has
+        # ended, and its containers were removed by the driver; close what is left of it.
+        for old in self.runs.values():
+            with contextlib.suppress(Exception):
+                await old[2].aclose()
+        self.runs.clear()
         ledger = RemoteLedger(actor, caps[0], caps[1])
         stack = contextlib.AsyncExitStack()
         path = Path(pricing) if pricing else None
@@ -200,6 +208,48 @@ class _Worker:
 
 
 _WORKER: _Worker | None = None
+
+
+def _reap_here(run_id: str | None, everything: bool, ttl_s: float | None = None) -> list[str]:
+    """Docker garbage collection on this node; nothing when it has no Docker engine."""
+    from agentlab.errors import SandboxError
+
+    try:
+        from agentlab.sandbox.docker import gc
+
+        return gc(ttl_s, everything=everything, run_id=run_id)
+    except (SandboxError, ImportError):
+        return []
+
+
+_remote_reap = ray.remote(num_cpus=0, max_retries=0)(_reap_here)
+
+
+def gc_cluster(
+    run_id: str | None = None,
+    *,
+    everything: bool = False,
+    ttl_s: float | None = None,
+    address: str | None = None,
+) -> dict[str, list[str]]:
+    """Docker gc on every alive node of the cluster: node address -> containers removed.
+
+    Connects to ``address`` (or the cluster this process is already in). ``everything``
+    removes live containers too, so it is only allowed for one finished run.
+    """
+    if everything and run_id is None:
+        raise ConfigError("gc --cluster --all needs --run-id: other runs' containers are live")
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
+    refs = {
+        str(n["NodeManagerAddress"]) + "/" + str(n["NodeID"])[:8]: _remote_reap.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+        ).remote(run_id, everything, ttl_s)  # type: ignore[call-arg]
+        for n in nodes
+    }
+    removed: dict[str, list[str]] = {node: ray.get(ref) for node, ref in refs.items()}
+    return removed
 
 
 def _run_item(
@@ -283,6 +333,9 @@ class RayExecutor:
                 ledger.charge(rest)
             ray.kill(self.actor)
             self.actor = None
+            # No item of this session is in flight now: remove its containers on every node
+            # (warm sandboxes of the workers' pipelines, what a lost worker left).
+            await asyncio.to_thread(gc_cluster, env.run_id, everything=True)
 
     def _connect(self) -> None:
         if ray.is_initialized():

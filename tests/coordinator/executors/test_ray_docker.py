@@ -250,3 +250,25 @@ async def test_a_lost_node_loses_and_doubles_nothing_and_resume_finishes(
     # the calls the store saw, and never more than the cap.
     assert billed <= spent + 1e-9 and spent <= cap
     assert containers_of("run-lost") == []
+
+
+async def test_gc_cluster_reaches_every_node(
+    docker_backend: Any,
+    spec: Any,
+    run_id: str,
+    cluster: tuple[Cluster, list[Any]],
+    containers_of: Callable[[str], list[str]],
+) -> None:
+    from agentlab.coordinator.executors.ray import gc_cluster
+
+    async with docker_backend.open(spec):
+        assert len(containers_of(run_id)) == 1
+        live = gc_cluster(run_id)  # its owner (this process) is alive: kept
+        assert containers_of(run_id) and not any(live.values())
+        with pytest.raises(ConfigError, match="needs --run-id"):
+            gc_cluster(None, everything=True)
+        removed = gc_cluster(run_id, everything=True)
+        assert len(removed) == len([n for n in ray.nodes() if n["Alive"]])
+        # Every node here shares one engine, so more than one node may report the removal.
+        assert len({n for names in removed.values() for n in names}) == 1
+        assert containers_of(run_id) == []
