@@ -139,16 +139,13 @@ async def _act(step: AgentStep, tools: Toolbox, limits: AgentLimits, *, rerun: b
         runs += [parsed] if isinstance(parsed, ToolRun) else []
     else:
         calls, final = list(step.reply.tool_calls), not step.reply.tool_calls
+    diff = None  # the tree after the last call that may have changed it
     for call in calls:
-        runs.append(await tools.run(call, note=RERUN if rerun and changes_state(call) else ""))
-    changed = any(changes_state(r.call) and r.error == "" for r in runs)
+        run, after = await tools.run(call, note=RERUN if rerun and changes_state(call) else "")
+        runs.append(run)
+        diff = after if after is not None else diff
     return step.model_copy(
-        update={
-            "runs": tuple(runs),
-            "done": True,
-            "final": final,
-            "tree_diff": await tools.snapshot() if changed else None,
-        }
+        update={"runs": tuple(runs), "done": True, "final": final, "tree_diff": diff}
     )
 
 

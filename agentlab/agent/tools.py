@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import shlex
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from agentlab.agent.agent_records import ToolRun
-from agentlab.errors import SandboxDiedError, SandboxError
+from agentlab.agent.tool_scripts import EDITOR_PYTHON, EDITOR_SCRIPT, EXIT_TRAP, SNAPSHOT
+from agentlab.errors import SandboxError
 from agentlab.protocols import Sandbox
 from agentlab.types import ToolCall, ToolSpec
 
@@ -54,37 +56,7 @@ EDITOR = ToolSpec(
     },
 )
 TOOLS = (BASH, EDITOR)
-# Runs when a bash call's shell exits (also on `exit`): SIGKILL every process that carries
-# this exec's marker (the sandbox sets it on every exec) except the shell and its `timeout`
-# parent, so nothing a call started in the background (a server, a fork bomb) outlives it.
-# Builtins only: with the pids limit exhausted, nothing new can be forked.
-_SWEEP = r"""__agentlab_sweep() {
-  local rc=$? round p kv found
-  [ -n "$AGENTLAB_EXEC_ID" ] || return $rc
-  for round in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-    found=
-    for p in /proc/[0-9]*; do
-      p=${p#/proc/}
-      if [ "$p" = "$$" ] || [ "$p" = "$PPID" ]; then continue; fi
-      while IFS= read -r -d '' kv; do
-        if [ "$kv" = "AGENTLAB_EXEC_ID=$AGENTLAB_EXEC_ID" ]; then
-          kill -9 "$p" 2>/dev/null; found=1; break
-        fi
-      done 2>/dev/null < "/proc/$p/environ"
-    done
-    [ -n "$found" ] || break
-  done
-  return $rc
-}
-trap __agentlab_sweep EXIT
-exec 2>&1
-"""
-_SNAPSHOT = (
-    f"mkdir -p {SCRATCH} && export GIT_INDEX_FILE={SCRATCH}/snapshot.index && "
-    "rm -f $GIT_INDEX_FILE && git read-tree HEAD && "
-    "git add -A -- . ':(exclude,glob)**/__pycache__/**' ':(exclude,glob)**/*.pyc' && "
-    "git diff --cached --binary HEAD"
-)
+_SHELL = "exec 2>&1\ntrap __agentlab_exit EXIT\n"
 
 
 class ToolError(Exception):
@@ -136,37 +108,66 @@ def _need(args: dict[str, Any], key: str) -> str:
 
 @dataclass(frozen=True)
 class Toolbox:
-    """Runs tool calls in ``sandbox`` against the repository at ``repo_dir``."""
+    """Runs tool calls in ``sandbox`` against the repository at ``repo_dir``.
+
+    Each call is one exec: the bash command, or the editor (a small python3 program), runs
+    in a shell whose exit trap kills what the call left running and, for a call that may
+    change state, appends the working tree's diff (see :mod:`agentlab.agent.tool_scripts`).
+    """
 
     sandbox: Sandbox
     repo_dir: str = "/testbed"
     timeout_s: float = 60.0
     output_chars: int = 10_000
 
-    async def run(self, call: ToolCall, *, note: str = "") -> ToolRun:
-        """Run one call; every problem with the call itself becomes an error observation."""
+    async def run(self, call: ToolCall, *, note: str = "") -> tuple[ToolRun, str | None]:
+        """Run one call: what the model is shown, and the tree's diff after it (None when the
+        call did not run or cannot change the tree). A problem with the call itself becomes
+        an error observation; it never raises for one."""
         started = time.perf_counter()
+        diff = None
         try:
             args = _arguments(call)
             if call.name == BASH.name:
-                run = await self._bash(call, _need(args, "command"))
+                run, diff = await self._exec(call, _need(args, "command"), None)
             else:
-                run = ToolRun(call=call, output=cap(await self._edit(args), self.output_chars))
+                program = f'{EDITOR_PYTHON} -c "$AGENTLAB_EDITOR"'
+                run, diff = await self._exec(call, program, json.dumps(args))
         except ToolError as exc:
             run = ToolRun(call=call, output=f"error: {exc}", error=exc.kind)
         output = f"{note}\n{run.output}" if note else run.output
-        return run.model_copy(
-            update={"output": output, "duration_s": time.perf_counter() - started}
-        )
+        elapsed = time.perf_counter() - started
+        return run.model_copy(update={"output": output, "duration_s": elapsed}), diff
 
-    async def _bash(self, call: ToolCall, command: str) -> ToolRun:
+    async def _exec(
+        self, call: ToolCall, command: str, stdin: str | None
+    ) -> tuple[ToolRun, str | None]:
+        mark = uuid.uuid4().hex if changes_state(call) else ""
+        env = {
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "AGENTLAB_SNAPSHOT": mark,
+            "AGENTLAB_REPO": self.repo_dir,
+            "AGENTLAB_EDITOR": EDITOR_SCRIPT,
+        }
         result = await self.sandbox.exec(
-            ["bash", "-c", _SWEEP + command],
+            ["bash", "-c", EXIT_TRAP + _SHELL + command],
             cwd=self.repo_dir,
             timeout=self.timeout_s,
-            env={"PYTHONDONTWRITEBYTECODE": "1"},
+            env=env,
+            stdin=stdin,
         )
-        text = cap(result.stdout + result.stderr, self.output_chars)
+        out, diff = result.stdout + result.stderr, None
+        head, sep, tail = out.rpartition(f"\n{mark}\n") if mark else ("", "", "")
+        if sep and tail.endswith(f"{mark}-end\n") and not result.truncated:
+            out, diff = head, tail.removesuffix(f"{mark}-end\n")
+        elif mark:  # killed before its trap ran, or output over the cap: ask separately
+            diff = await self.snapshot()
+        if call.name == EDITOR.name:
+            error = "bad_arguments" if result.exit_code == 3 else ""
+            return ToolRun(
+                call=call, output=cap(out.strip("\n"), self.output_chars), error=error
+            ), diff
+        text = cap(out, self.output_chars)
         if result.truncated:
             text += "\n[output past the sandbox's capture limit was dropped]"
         if result.timed_out:
@@ -177,45 +178,14 @@ class Toolbox:
         elif result.oom_killed:
             text += "\n[agentlab: the command ran out of memory and was killed]"
         text = f"{text.rstrip()}\n[exit code {result.exit_code}]".lstrip()
-        return ToolRun(
+        run = ToolRun(
             call=call, output=text, exit_code=result.exit_code, timed_out=result.timed_out
         )
-
-    def _path(self, rel: str) -> str:
-        if rel.startswith("/"):
-            return rel
-        return f"{self.repo_dir.rstrip('/')}/{rel}"
-
-    async def _read(self, rel: str) -> str:
-        try:
-            return (await self.sandbox.read_file(self._path(rel))).decode("utf-8", "replace")
-        except SandboxDiedError:
-            raise
-        except SandboxError as exc:
-            raise ToolError("bad_arguments", f"cannot read {rel}: {exc}") from None
-
-    async def _edit(self, args: dict[str, Any]) -> str:
-        command, path = _need(args, "command"), _need(args, "path")
-        if command == "view":
-            lines = (await self._read(path)).splitlines()
-            return "\n".join(f"{i:6}\t{line}" for i, line in enumerate(lines, 1)) or "(empty)"
-        if command == "create":
-            await self.sandbox.write_file(self._path(path), _need(args, "file_text"))
-            return f"created {path}"
-        if command == "str_replace":
-            old, new = _need(args, "old_str"), args.get("new_str", "")
-            text = await self._read(path)
-            count = text.count(old) if old else 0
-            if count != 1:
-                where = "does not occur" if count == 0 else f"occurs {count} times"
-                raise ToolError("bad_arguments", f"old_str {where} in {path}; quote it exactly")
-            await self.sandbox.write_file(self._path(path), text.replace(old, str(new), 1))
-            return f"edited {path}"
-        raise ToolError("bad_arguments", f"unknown editor command {command!r}")
+        return run, diff
 
     async def snapshot(self) -> str:
         """The working tree as a diff against the repository's commit (new files included)."""
-        done = await self.sandbox.exec(["bash", "-c", _SNAPSHOT], cwd=self.repo_dir, timeout=120)
+        done = await self.sandbox.exec(["bash", "-c", SNAPSHOT], cwd=self.repo_dir, timeout=120)
         if not done.ok:
             raise SandboxError(f"cannot diff the working tree: {done.stdout}{done.stderr}".strip())
         return done.stdout
@@ -224,7 +194,7 @@ class Toolbox:
         """Apply a stored snapshot to a fresh checkout (resume)."""
         if not diff:
             return
-        path = f"{SCRATCH}/resume.diff"
+        path = "/var/tmp/agentlab/resume.diff"
         await self.sandbox.write_file(path, diff)
         done = await self.sandbox.exec(
             f"git apply --binary --whitespace=nowarn {shlex.quote(path)}",

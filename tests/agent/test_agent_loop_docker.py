@@ -283,3 +283,31 @@ async def test_a_killed_run_resumes_at_the_next_step(
     assert "+    return a + b" in outcome.diff
     resumed = (await steps.load())[3].runs[0].output
     assert resumed.startswith(RERUN) and resumed.endswith("5\n[exit code 0]")
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        script(
+            (
+                (
+                    edit(command="create", path="pkg/new.py", file_text="X = 1\n"),
+                    edit(command="view", path="pkg/new.py"),
+                ),
+                (bash("cd / && echo moved && exit 7"),),
+                (edit(command="view", path="missing.py"),),
+            )
+        )
+    ],
+)
+async def test_editor_creates_files_and_exit_codes_survive_the_snapshot(
+    client: LLMClient, repo: Sandbox, steps: Steps
+) -> None:
+    outcome = await run_agent(client, repo, task=TASK, limits=AgentLimits(), on_step=steps.save)
+    stored = await steps.load()
+    created, viewed = stored[0].runs
+    assert created.output == "created pkg/new.py" and viewed.output == "     1\tX = 1"
+    assert "+++ b/pkg/new.py" in (stored[0].tree_diff or "")  # two calls, one step, one diff
+    assert stored[1].runs[0].output == "moved\n[exit code 7]"  # `cd /` did not fool the diff
+    assert stored[1].tree_diff == stored[0].tree_diff == outcome.diff
+    assert stored[2].runs[0].error == "bad_arguments" and "cannot read" in stored[2].runs[0].output
