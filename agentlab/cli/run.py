@@ -34,7 +34,7 @@ def run_command(
     ] = None,
 ) -> None:
     """Sample k trajectories per problem, iterate with execution feedback, grade, report."""
-    from agentlab.run.launch import new_request, resumed_request
+    from agentlab.coordinator.launch import new_request, resumed_request
 
     args = list(args or [])
     if resume is not None:
@@ -57,10 +57,10 @@ def run_command(
 
 async def execute_run(request: object, st: Store, out: Console) -> str:
     """Run with progress bars, then print the summary table; returns the run's status."""
-    from agentlab.run.display import NEXT_SQL, RichProgress, summary_table
-    from agentlab.run.env import RunEnv
-    from agentlab.run.launch import RunRequest, run_pipeline
-    from agentlab.run.report import build_report
+    from agentlab.coordinator.display import NEXT_SQL, RichProgress, summary_table
+    from agentlab.coordinator.env import RunEnv
+    from agentlab.coordinator.launch import RunRequest, run_pipeline
+    from agentlab.coordinator.report import build_report
     from agentlab.sandbox import make_backend
 
     assert isinstance(request, RunRequest)

@@ -14,13 +14,18 @@ from rich.console import Console
 from sqlmodel import select
 
 from agentlab.config import load_experiment
+from agentlab.coordinator.display import summary_table
+from agentlab.coordinator.kinds.swe_gold import (
+    SYSTEM_EDITING,
+    follow_up_rules,
+    gold_rules,
+    instance_rules,
+)
+from agentlab.coordinator.launch import new_request, run_pipeline
+from agentlab.coordinator.report import build_report
 from agentlab.llm import ScriptedModel
 from agentlab.llm.scripted import Rule
 from agentlab.llm.testing import ScriptedServer
-from agentlab.run.display import summary_table
-from agentlab.run.gold import SYSTEM_EDITING, follow_up_rules, gold_rules, instance_rules
-from agentlab.run.launch import new_request, run_pipeline
-from agentlab.run.report import build_report
 from agentlab.store import Store
 from agentlab.store.run_tables import CandidateRow, PolicyDecision, Trajectory
 from agentlab.store.tables import LLMCall, Task

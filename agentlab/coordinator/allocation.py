@@ -7,9 +7,8 @@ function of a :class:`RoundState` so a resumed run can replay every stored round
 gets the stored answer.
 
 The per-sample signal available during a run (before hidden-test grading) is the trajectory's
-own test: it fails on the original code and passes on the patched code (SWE-style), or the
-completion passed the model's own asserts (HumanEval). A problem's agreement count is the
-largest number of signalled samples sharing one normalised diff.
+own test, as the task kind reads it (``TaskKind.own_test_signal``). A problem's agreement
+count is the largest number of signalled samples sharing one normalised diff.
 """
 
 from __future__ import annotations
@@ -18,46 +17,43 @@ import asyncio
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from agentlab.agent.records import EditingStep
 from agentlab.budget import AdaptivePolicy, AllocationState, BetaPrior, PriorPosterior
 from agentlab.config import AdaptivePolicyConfig, ExperimentConfig
+from agentlab.coordinator.env import RunEnv
 from agentlab.errors import ConfigError
-from agentlab.run.env import RunEnv
 from agentlab.store.budget_queries import read_run_outcomes
 from agentlab.store.db import Store
+from agentlab.store.run_store import RunState
 
 FREE_SAMPLE_USD = 1e-6  # a free sample still counts this much, so gain per dollar stays finite
 
 
-def own_test_signal(env: RunEnv, task_id: str, sample: int) -> bool:
-    """Did the sample's own test fail on the original code and pass on its patch?"""
-    cand = env.state.candidates.get((task_id, sample))
-    if cand is None or not cand.patch_sha:
-        return False
-    completion = env.state.steps(task_id, sample, "completion")
-    if completion:  # HumanEval: the last step is "passed" once the model's asserts pass
-        return bool(json.loads(completion[-1]).get("kind") == "passed")
-    for raw in reversed(env.state.steps(task_id, sample, "editing")):
-        step = EditingStep.model_validate_json(raw)
-        if step.original is not None and step.patched is not None:
-            return step.original.exit_code != 0 and step.patched.exit_code == 0
-    return False
+Signal = Callable[[RunState, str, int], bool]  # a task kind's own_test_signal
 
 
-def agreement(env: RunEnv, task_id: str, samples: Sequence[int]) -> int:
-    """The most finished samples of a problem that share one signalled diff."""
+def agreement(env: RunEnv, task_id: str, samples: Sequence[int], signal: Signal) -> int:
+    """The most finished samples of a problem that share one signalled, normalised diff.
+
+    ``patch_sha`` is the normalised one (:func:`agentlab.scoring.diffs.patch_sha`): diffs
+    differing only in whitespace or hunk offsets count as one.
+    """
     shas = Counter(
         env.state.candidates[(task_id, s)].patch_sha
         for s in samples
-        if own_test_signal(env, task_id, s)
+        if _has_patch(env, task_id, s) and signal(env.state, task_id, s)
     )
     return max(shas.values(), default=0)
+
+
+def _has_patch(env: RunEnv, task_id: str, sample: int) -> bool:
+    cand = env.state.candidates.get((task_id, sample))
+    return cand is not None and bool(cand.patch_sha)
 
 
 @dataclass(frozen=True)

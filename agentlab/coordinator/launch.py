@@ -15,18 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from agentlab.config import ExperimentConfig, config_hash
+from agentlab.coordinator.engine import Outcome, execute
+from agentlab.coordinator.env import NoProgress, Progress, RunEnv
+from agentlab.coordinator.kinds import kind_for
+from agentlab.coordinator.models import load_endpoint_configs, open_models
+from agentlab.coordinator.sandboxes import SandboxPool
 from agentlab.errors import ConfigError, SandboxError
 from agentlab.llm import ScriptedEndpoint
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import SandboxBackend
-from agentlab.run.engine import Outcome, Pipeline, execute
-from agentlab.run.env import NoProgress, Progress, RunEnv
-from agentlab.run.models import load_endpoint_configs, open_models
-from agentlab.run.sandboxes import SandboxPool
 from agentlab.store.db import Store
 from agentlab.store.llm_log import StoreCallRecorder, StoreResponseCache
 from agentlab.store.run_store import RunStore
-from agentlab.tasks.swebench import Dataset
 
 
 @dataclass(frozen=True)
@@ -60,39 +60,10 @@ def resumed_request(store: Store, run_id: str) -> RunRequest:
     return RunRequest(config, Path(data["config_dir"]), run_id)
 
 
-class PipelineFactory:
-    """Builds the pipeline for a dataset name (kept apart so tests can use any backend)."""
-
-    def __init__(self, backend: SandboxBackend) -> None:
-        self.backend = backend
-
-    def rules(self, config: ExperimentConfig) -> Callable[[ScriptedEndpoint], Sequence[Rule]]:
-        """What the in-process scripted model answers on this dataset (reference solutions)."""
-        if config.dataset.name == "humaneval":
-            from agentlab.run.humaneval import canonical_rules
-
-            return lambda _endpoint: canonical_rules()
-        from agentlab.run.gold import gold_rules
-
-        dataset = self.swe_dataset(config)
-        return lambda _endpoint: gold_rules(dataset)
-
-    def swe_dataset(self, config: ExperimentConfig) -> Dataset:
-        from agentlab.run.datasets import load_swe
-
-        return load_swe(config.dataset)
-
-    def build(self, env: RunEnv) -> Pipeline:
-        config = env.config
-        if config.dataset.name == "humaneval":
-            from agentlab.run.humaneval import HumanEvalPipeline
-
-            return HumanEvalPipeline(env)
-        from agentlab.run.datasets import instance_images
-        from agentlab.run.swe import SWEPipeline
-
-        dataset = self.swe_dataset(config)
-        return SWEPipeline(env, dataset, instance_images(env.run_id))
+def scripted_rules(config: ExperimentConfig) -> Callable[[ScriptedEndpoint], Sequence[Rule]]:
+    """What the in-process scripted model answers on this dataset (its kind's references)."""
+    kind = kind_for(config.dataset)
+    return lambda _endpoint: kind.reference_rules(config.dataset)
 
 
 async def reap_leftovers(backend: SandboxBackend, run_id: str) -> None:
@@ -152,8 +123,9 @@ async def run_pipeline(
     pricing: Path | None = None,
 ) -> Outcome:
     """Run (or resume) ``request`` to the end; the run row says how it ended."""
-    factory = PipelineFactory(backend)
-    rules = factory.rules(request.config)
+    kind = kind_for(request.config.dataset)
+    kind.problem_ids(request.config.dataset)  # a bad dataset is refused before the run row
+    rules = scripted_rules(request.config)
     runs = RunStore(store)
     status = "interrupted"
     spent = 0.0
@@ -163,9 +135,9 @@ async def run_pipeline(
         ) as env:
             if on_env is not None:
                 on_env(env)
-            pipeline = factory.build(env)
+            pipeline = kind.open(env)
             try:
-                outcome = await execute(env, pipeline)
+                outcome = await execute(env, pipeline, kind=kind)
             finally:
                 await pipeline.aclose()
             spent, status = env.models.ledger.spent_usd, outcome.status

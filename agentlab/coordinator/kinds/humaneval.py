@@ -1,4 +1,4 @@
-"""The HumanEval pipeline: a completion per sample, optionally refined against the model's own
+"""The ``humaneval`` task kind: a completion per sample, optionally refined against the model's own
 tests, graded with the hidden tests by the HumanEval runner in one warm sandbox.
 
 A trajectory is short: step 0 asks the editing model for the function; with ``sampling.n``
@@ -11,20 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import json
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from agentlab.agent.chat import Chat
 from agentlab.agent.replies import python_block
-from agentlab.errors import SandboxError
+from agentlab.config import DatasetConfig
+from agentlab.coordinator.env import RunEnv
+from agentlab.coordinator.evaluation.records import evaluation_record
+from agentlab.coordinator.kinds.base import Stage
+from agentlab.errors import ConfigError, SandboxError
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import Sandbox
-from agentlab.run.env import RunEnv
-from agentlab.store.eval_store import EvalStore, EvaluationRecord
-from agentlab.store.run_tables import CandidateRow
+from agentlab.scoring.diffs import patch_sha
+from agentlab.store.eval_store import EvalStore
+from agentlab.store.run_store import RunState
+from agentlab.tasks import grading
 from agentlab.tasks import humaneval as he
-from agentlab.types import CallContext, ExecResult, Message, Record, SandboxSpec
+from agentlab.tasks.predictions import Prediction
+from agentlab.types import CallContext, Candidate, ExecResult, Message, Record, SandboxSpec
+
+NAME = "humaneval"
 
 BASE_IMAGE = "agentlab/base:bookworm"
 SELFTEST_PATH = "/var/tmp/agentlab/selftest.py"
@@ -84,27 +93,57 @@ def canonical_rules() -> list[Rule]:
     return rules
 
 
+def chosen_problems(dataset: DatasetConfig) -> dict[str, he.Problem]:
+    """The bundled HumanEval problems the config's filters keep."""
+    everything = he.load_problems()
+    chosen = {t: everything[t] for t in dataset.select(everything)}
+    if not chosen:
+        raise ConfigError("dataset: the filter keeps no HumanEval problem")
+    return chosen
+
+
+class HumanEvalKind:
+    """The bundled HumanEval problems: complete a function, graded by hidden asserts."""
+
+    name = NAME
+
+    def claims(self, dataset: DatasetConfig) -> bool:
+        return dataset.name == NAME
+
+    def problem_ids(self, dataset: DatasetConfig) -> list[str]:
+        return list(chosen_problems(dataset))
+
+    def reference_rules(self, dataset: DatasetConfig) -> Sequence[Rule]:
+        return canonical_rules()
+
+    def open(self, env: RunEnv) -> HumanEvalPipeline:
+        return HumanEvalPipeline(env)
+
+    def own_test_signal(self, state: RunState, task_id: str, sample: int) -> bool:
+        """The last step is ``passed`` once the completion passed the model's own asserts."""
+        steps = state.steps(task_id, sample, "completion")
+        return bool(steps) and json.loads(steps[-1]).get("kind") == "passed"
+
+
 class HumanEvalPipeline:
     """Completions, self-test refinement and grading for HumanEval problems."""
 
     def __init__(self, env: RunEnv) -> None:
         self.env = env
-        everything = he.load_problems()
-        chosen = env.config.dataset.select(everything)
-        self.problems = {t: everything[t] for t in chosen}
+        self.problems = chosen_problems(env.config.dataset)
         self._grader: Sandbox | None = None
         self._grader_lock = asyncio.Lock()
         self._stack = contextlib.AsyncExitStack()
 
     @property
     def dataset_name(self) -> str:
-        return "humaneval"
+        return NAME
 
     def task_ids(self) -> list[str]:
         return list(self.problems)
 
-    def stages(self) -> tuple[str, ...]:
-        return ("completion", "grading")
+    def stages(self) -> tuple[Stage, ...]:
+        return (Stage("completion"),)
 
     def _spec(self, task_id: str, sample: int) -> SandboxSpec:
         labels = {"agentlab.instance_id": task_id, "agentlab.sample": str(sample)}
@@ -112,7 +151,7 @@ class HumanEvalPipeline:
             image=BASE_IMAGE, run_id=self.env.run_id, memory_mb=1024, ttl_s=6 * 3600, labels=labels
         )
 
-    async def trajectory(self, task_id: str, sample: int) -> CandidateRow:
+    async def trajectory(self, task_id: str, sample: int) -> Candidate:
         """Sample a completion; refine it against the model's own tests if ``n`` > 1."""
         env, problem = self.env, self.problems[task_id]
         ctx = CallContext(run_id=env.run_id, task_id=task_id, sample=sample)
@@ -139,13 +178,8 @@ class HumanEvalPipeline:
             await self._refine(task_id, sample, ctx, history, steps)
         env.progress.advance("completion")
         final = steps[-1].completion
-        return CandidateRow(
-            run_id=env.run_id,
-            task_id=task_id,
-            sample=sample,
-            patch=final,
-            patch_sha=hashlib.sha256(final.encode()).hexdigest(),
-            status="final",
+        return Candidate(
+            task_id=task_id, sample=sample, patch=final, patch_sha=patch_sha(final), status="final"
         )
 
     async def _refine(
@@ -196,7 +230,7 @@ class HumanEvalPipeline:
         await env.save_turn(task_id, sample, "selftest", 0, "write", record.model_dump_json())
         return record.tests
 
-    async def grade(self, candidate: CandidateRow) -> bool:
+    async def grade(self, candidate: Candidate) -> bool:
         """Run the hidden tests on the completion (HumanEval's runner, one warm sandbox)."""
         problem = self.problems[candidate.task_id]
         grader = await self._warm_grader()
@@ -208,20 +242,17 @@ class HumanEvalPipeline:
         if verdict is None:
             raise SandboxError(f"HumanEval runner gave no verdict (exit {done.exit_code})")
         # Also an evaluation row, so `agentlab budget fit RUN` reads this run like any other.
-        await EvalStore(self.env.store.store).record(
-            self.env.run_id,
-            EvaluationRecord(
-                instance_id=candidate.task_id,
-                model_name=self.env.config.run_name,
-                sample=candidate.sample,
-                outcome="resolved" if verdict == "passed" else "unresolved",
-                resolved=verdict == "passed",
-                patch_applied=True,
-                patch_sha=candidate.patch_sha,
-                error=None if verdict == "passed" else verdict,
-            ),
+        prediction = Prediction(
+            instance_id=candidate.task_id,
+            model_name=self.env.config.run_name,
+            patch=candidate.patch,
+            sample=candidate.sample,
         )
-        return verdict == "passed"
+        graded = verdict_grade(verdict)
+        await EvalStore(self.env.store.store).record(
+            self.env.run_id, evaluation_record(prediction, graded)
+        )
+        return graded.resolved
 
     async def _warm_grader(self) -> Sandbox:
         async with self._grader_lock:
@@ -259,3 +290,11 @@ async def _run_selftest(
 def _tail(run: ExecResult, chars: int = 1500) -> str:
     text = (run.stdout + run.stderr).strip() or f"exit code {run.exit_code}"
     return text[-chars:]
+
+
+def verdict_grade(verdict: str) -> grading.Grade:
+    """The grade of a HumanEval runner verdict (``passed``, ``failed: ...``, ``error: ...``)."""
+    if verdict == "passed":
+        return grading.Grade(grading.RESOLVED, patch_applied=True)
+    outcome = grading.ERROR if verdict.startswith("error") else grading.UNRESOLVED
+    return grading.Grade(outcome, patch_applied=True, detail=verdict)

@@ -17,17 +17,18 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from agentlab.budget import AdaptivePolicy
 from agentlab.config import AdaptivePolicyConfig
-from agentlab.errors import ConfigError
-from agentlab.run.allocation import (
+from agentlab.coordinator.allocation import (
     Round,
     RoundState,
+    Signal,
     agreement,
     build_policy,
     decide_round,
     load_prior,
     reserve_usd,
 )
-from agentlab.run.env import RunEnv
+from agentlab.coordinator.env import RunEnv
+from agentlab.errors import ConfigError
 from agentlab.store.run_tables import PolicyDecision
 
 Item = tuple[str, int]
@@ -38,8 +39,10 @@ Finished = Callable[[str, int], bool]
 class Rounds:
     """Scheduled samples and stops of one adaptive run, as the stored decisions say."""
 
-    def __init__(self, env: RunEnv, tasks: Sequence[str], policy: AdaptivePolicy) -> None:
-        self.env, self.tasks, self.policy = env, tuple(tasks), policy
+    def __init__(
+        self, env: RunEnv, tasks: Sequence[str], policy: AdaptivePolicy, signal: Signal
+    ) -> None:
+        self.env, self.tasks, self.policy, self.signal = env, tuple(tasks), policy, signal
         self.scheduled: dict[str, list[int]] = defaultdict(list)
         self.stops: dict[str, str] = {}
         self.count = 0
@@ -60,7 +63,7 @@ class Rounds:
         return RoundState(
             tasks=self.tasks,
             samples=tuple(len(done[t]) for t in self.tasks),
-            verified=tuple(agreement(self.env, t, done[t]) for t in self.tasks),
+            verified=tuple(agreement(self.env, t, done[t], self.signal) for t in self.tasks),
             spent=tuple(
                 round(sum(u for (t2, _), u in spend.items() if t2 == t), 9) for t in self.tasks
             ),
@@ -108,10 +111,11 @@ async def run_rounds(
     config: AdaptivePolicyConfig,
     finished: Finished,
     run_items: RunItems,
+    signal: Signal,
 ) -> dict[str, str]:
     """Run rounds until the policy stops everything; returns the stopped problems and why."""
     policy = build_policy(config, env.config.sampling.k, await load_prior(env.store.store, config))
-    rounds = Rounds(env, tasks, policy)
+    rounds = Rounds(env, tasks, policy, signal)
     for row in await env.store.decisions(env.run_id):
         check_round(policy, row, env.run_id)
         rounds.take(row)

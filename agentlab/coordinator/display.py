@@ -19,14 +19,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from agentlab.run.env import RunEnv
-from agentlab.run.models import Models
-from agentlab.run.report import RunReport
-from agentlab.run.sandboxes import SandboxPool
+from agentlab.coordinator.env import RunEnv
+from agentlab.coordinator.models import Models
+from agentlab.coordinator.report import RunReport
+from agentlab.coordinator.sandboxes import SandboxPool
 
 
 class RichProgress:
-    """A :class:`agentlab.run.env.Progress` drawn with rich."""
+    """A :class:`agentlab.coordinator.env.Progress` drawn with rich."""
 
     def __init__(self, console: Console) -> None:
         self.console = console

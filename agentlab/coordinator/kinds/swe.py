@@ -1,5 +1,7 @@
-"""The SWE-style pipeline of one problem: context once, then per sample testing -> editing ->
-candidate, graded with the hidden tests by the evaluation harness.
+"""The ``swe`` task kind: repositories with an issue, graded by the evaluation harness.
+
+Per problem the context stage runs once; per sample testing -> editing -> candidate (a diff),
+graded with the hidden tests.
 
 Every sandbox starts from the harness's per-instance image (the repository at /testbed) and
 first squashes the repository's git history into one commit: in agentlab-mini (as in real
@@ -10,26 +12,34 @@ only the code.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from agentlab.agent.context import estimate_tokens, source_files
 from agentlab.agent.context_stage import FileScore, Ranking, build_context, rank_files, score_file
 from agentlab.agent.records import EditingStep, TestingStep
 from agentlab.agent.trajectory import run_editing, run_testing
 from agentlab.agent.workspace import Workspace
-from agentlab.coordinator import fan_out
+from agentlab.config import DatasetConfig
+from agentlab.coordinator.env import RunEnv, first_leaf
+from agentlab.coordinator.evaluation.records import evaluation_record
+from agentlab.coordinator.fanout import fan_out
+from agentlab.coordinator.kinds.base import Stage
+from agentlab.coordinator.kinds.swe_data import instance_images, load_swe
+from agentlab.coordinator.kinds.swe_gold import gold_rules
+from agentlab.datasets import bundled_names
 from agentlab.errors import SandboxError
+from agentlab.llm.scripted import Rule
 from agentlab.protocols import Sandbox
-from agentlab.run.env import RunEnv, first_leaf
-from agentlab.store.eval_store import EvalStore, EvaluationRecord
-from agentlab.store.run_store import CONTEXT_SAMPLE
-from agentlab.store.run_tables import CandidateRow
+from agentlab.scoring.diffs import patch_sha
+from agentlab.store.eval_store import EvalStore
+from agentlab.store.run_store import CONTEXT_SAMPLE, RunState
 from agentlab.tasks import grading
 from agentlab.tasks.harness import EvalConfig, InstanceImages, evaluate
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import Dataset, SWEInstance
-from agentlab.types import CallContext, SandboxSpec
+from agentlab.types import CallContext, Candidate, SandboxSpec
 
 TESTBED = "/testbed"
 SQUASH = (
@@ -46,10 +56,37 @@ class ProblemContext:
     text: str
 
 
-def patch_sha(diff: str) -> str:
-    """sha256 of a diff with trailing whitespace and blank edges normalised."""
-    lines = [line.rstrip() for line in diff.strip().splitlines()]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest() if lines else ""
+class SWEKind:
+    """SWE-bench-style datasets: the bundled ones, or a SWE-bench .jsonl/.json path."""
+
+    name = "swe"
+
+    def claims(self, dataset: DatasetConfig) -> bool:
+        """A bundled SWE-style dataset, or a path that exists."""
+        names = bundled_names()
+        return (
+            dataset.name in names
+            or dataset.name.replace("_", "-") in names
+            or (Path(dataset.name).exists())
+        )
+
+    def problem_ids(self, dataset: DatasetConfig) -> list[str]:
+        return [i.instance_id for i in load_swe(dataset).instances]
+
+    def reference_rules(self, dataset: DatasetConfig) -> Sequence[Rule]:
+        """The gold patch, as a competent model would send it at each stage."""
+        return gold_rules(load_swe(dataset))
+
+    def open(self, env: RunEnv) -> SWEPipeline:
+        return SWEPipeline(env, load_swe(env.config.dataset), instance_images(env.run_id))
+
+    def own_test_signal(self, state: RunState, task_id: str, sample: int) -> bool:
+        """The sample's own test failed on the original code and passed on its patch."""
+        for raw in reversed(state.steps(task_id, sample, "editing")):
+            step = EditingStep.model_validate_json(raw)
+            if step.original is not None and step.patched is not None:
+                return step.original.exit_code != 0 and step.patched.exit_code == 0
+        return False
 
 
 class SWEPipeline:
@@ -74,8 +111,8 @@ class SWEPipeline:
     def task_ids(self) -> list[str]:
         return [i.instance_id for i in self.dataset.instances]
 
-    def stages(self) -> tuple[str, ...]:
-        return ("context", "testing", "editing", "grading")
+    def stages(self) -> tuple[Stage, ...]:
+        return (Stage("context", per_problem=True), Stage("testing"), Stage("editing"))
 
     async def aclose(self) -> None:
         """Nothing to release: every sandbox is closed by the block that opened it."""
@@ -184,7 +221,7 @@ class SWEPipeline:
 
     # ----------------------------------------------------------------------- trajectory
 
-    async def trajectory(self, task_id: str, sample: int) -> CandidateRow:
+    async def trajectory(self, task_id: str, sample: int) -> Candidate:
         """Testing then editing for one sample; every step is stored as it finishes."""
         env, instance = self.env, self.by_id[task_id]
         problem = await self.context(task_id)
@@ -223,8 +260,7 @@ class SWEPipeline:
             )
             env.progress.advance("editing")
         status = "final" if edited.status == "approved" else edited.status
-        return CandidateRow(
-            run_id=env.run_id,
+        return Candidate(
             task_id=task_id,
             sample=sample,
             patch=edited.diff,
@@ -235,7 +271,7 @@ class SWEPipeline:
 
     # -------------------------------------------------------------------------- grading
 
-    async def grade(self, candidate: CandidateRow) -> bool:
+    async def grade(self, candidate: Candidate) -> bool:
         """Resolved under the hidden tests? Same diff of the same problem is graded once."""
         key = (candidate.task_id, candidate.patch_sha)
         async with self._locks.setdefault(key, asyncio.Lock()):
@@ -243,30 +279,26 @@ class SWEPipeline:
             if graded.outcome == grading.ERROR:  # infrastructure: the next attempt grades again
                 raise SandboxError(f"grading {candidate.task_id} failed: {graded.detail}")
             self._grades[key] = graded
-        await self.evals.record(
-            self.env.run_id,
-            EvaluationRecord(
-                instance_id=candidate.task_id,
-                model_name=self.env.config.run_name,
-                sample=candidate.sample,
-                outcome=graded.outcome,
-                resolved=graded.resolved,
-                patch_applied=graded.patch_applied,
-                patch_sha=candidate.patch_sha,
-                error=graded.detail or None,
-            ),
-        )
+        prediction = self._prediction(candidate)
+        await self.evals.record(self.env.run_id, evaluation_record(prediction, graded))
         return graded.resolved
 
-    async def _grade(self, candidate: CandidateRow) -> grading.Grade:
-        instance = self.by_id[candidate.task_id]
-        prediction = Prediction(
+    def _prediction(self, candidate: Candidate) -> Prediction:
+        return Prediction(
             instance_id=candidate.task_id,
             model_name=self.env.config.run_name,
             patch=candidate.patch,
             sample=candidate.sample,
         )
+
+    async def _grade(self, candidate: Candidate) -> grading.Grade:
+        instance = self.by_id[candidate.task_id]
         result = await evaluate(
-            self.env.pool, self.images, self.dataset, instance, prediction, self.eval
+            self.env.pool,
+            self.images,
+            self.dataset,
+            instance,
+            self._prediction(candidate),
+            self.eval,
         )
         return result.grade

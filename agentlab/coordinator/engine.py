@@ -1,6 +1,7 @@
 """Running a pipeline over problems x samples: the one fan-out of ``agentlab run``.
 
-Each (problem, sample) is one work item for :func:`agentlab.coordinator.fan_out`. An item
+Each (problem, sample) is one :class:`~agentlab.types.WorkItem` handed to the run's
+:class:`~agentlab.protocols.Executor` (local asyncio by default). An item
 that the store says is finished (trajectory ``done``, candidate graded) is skipped; any other
 resumes from its stored steps. Infrastructure failures are retried a few times in the run,
 then left as ``error`` for the next ``--resume``; a problem whose every sample failed is
@@ -12,37 +13,22 @@ one error that ends the run, here and only here: the fan-out cancels the items i
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from agentlab.config import AdaptivePolicyConfig
-from agentlab.coordinator import fan_out
+from agentlab.coordinator.allocation import TaskCaps
+from agentlab.coordinator.env import INFRA_ERRORS, RunEnv, describe, first_leaf
+from agentlab.coordinator.executors import make_executor
+from agentlab.coordinator.kinds.base import Pipeline, TaskKind
+from agentlab.coordinator.rounds import run_rounds
 from agentlab.errors import BudgetExceededError
-from agentlab.run.allocation import TaskCaps
-from agentlab.run.env import INFRA_ERRORS, RunEnv, describe, first_leaf
-from agentlab.run.rounds import run_rounds
-from agentlab.store.run_tables import CandidateRow, Trajectory
+from agentlab.protocols import Executor
+from agentlab.store.run_store import RunState
+from agentlab.store.run_tables import Trajectory, candidate_of, candidate_row
+from agentlab.types import WorkItem, WorkResult
 
 ATTEMPTS = 2  # per item per invocation; an item still failing is retried on --resume
-STAGES = ("context", "testing", "editing", "grading")
-
-
-class Pipeline(Protocol):
-    """One kind of problem (SWE-style, HumanEval): its trajectories and grading."""
-
-    @property
-    def dataset_name(self) -> str: ...
-
-    def task_ids(self) -> list[str]: ...
-
-    def stages(self) -> Sequence[str]: ...
-
-    async def trajectory(self, task_id: str, sample: int) -> CandidateRow: ...
-
-    async def grade(self, candidate: CandidateRow) -> bool: ...
-
-    async def aclose(self) -> None: ...
+GRADING = "grading"  # the engine's own progress stage, after the kind's
 
 
 @dataclass
@@ -66,34 +52,53 @@ def finished(env: RunEnv, task_id: str, sample: int) -> bool:
     )
 
 
-async def execute(env: RunEnv, pipeline: Pipeline) -> Outcome:
+def _no_signal(_state: RunState, _task_id: str, _sample: int) -> bool:
+    return False
+
+
+async def execute(
+    env: RunEnv,
+    pipeline: Pipeline,
+    *,
+    kind: TaskKind | None = None,
+    executor: Executor | None = None,
+) -> Outcome:
     """Run every unfinished (problem, sample) of ``pipeline``; returns how the run ended.
 
     With ``budget.policy.type: uniform`` every problem's k samples fan out at once; with
-    ``adaptive`` they run in rounds the allocation policy decides (:mod:`agentlab.run.rounds`).
+    ``adaptive`` they run in rounds the allocation policy decides
+    (:mod:`agentlab.coordinator.rounds`), reading each sample's own-test signal from ``kind``
+    (no kind: no signal). Items go to ``executor`` (default: the local one).
     """
+    signal = kind.own_test_signal if kind is not None else _no_signal
+    kind_name = kind.name if kind is not None else pipeline.dataset_name
     k = env.config.sampling.k
     tasks = pipeline.task_ids()
     items = [(t, s) for t in tasks for s in range(k)]
     outcome = Outcome("finished")
     stages = pipeline.stages()
-    env.progress.begin({st: len(tasks) if st == "context" else len(items) for st in stages})
+    totals = {st.name: len(tasks) if st.per_problem else len(items) for st in stages}
+    env.progress.begin({**totals, GRADING: len(items)})
     for task_id, sample in items:
         if finished(env, task_id, sample):
             for stage in stages:
-                if stage != "context":
-                    env.progress.advance(stage)
+                if not stage.per_problem:
+                    env.progress.advance(stage.name)
+            env.progress.advance(GRADING)
     for task_id in tasks:
-        if "context" in stages and all(finished(env, task_id, s) for s in range(k)):
-            env.progress.advance("context")
+        if all(finished(env, task_id, s) for s in range(k)):
+            for stage in stages:
+                if stage.per_problem:
+                    env.progress.advance(stage.name)
     policy = env.config.budget.policy
     adaptive = isinstance(policy, AdaptivePolicyConfig)
     # Adaptive rounds apply the per-problem cap in the (replayable) decision itself.
-    batch = _Batch(env, pipeline, outcome, None if adaptive else await _task_caps(env))
+    caps = None if adaptive else await _task_caps(env)
+    batch = _Batch(env, pipeline, outcome, caps, executor or make_executor(), kind_name)
     try:
         if isinstance(policy, AdaptivePolicyConfig):
             stops = await run_rounds(
-                env, tasks, policy, lambda t, s: finished(env, t, s), batch.run
+                env, tasks, policy, lambda t, s: finished(env, t, s), batch.run, signal
             )
             outcome.stopped = stops
             batch.capped.update({t: r for t, r in stops.items() if r.startswith("per_task_usd")})
@@ -118,9 +123,16 @@ class _Batch:
     """Runs items through the one fan-out; tracks failures and per-problem caps."""
 
     def __init__(
-        self, env: RunEnv, pipeline: Pipeline, outcome: Outcome, caps: TaskCaps | None
+        self,
+        env: RunEnv,
+        pipeline: Pipeline,
+        outcome: Outcome,
+        caps: TaskCaps | None,
+        executor: Executor,
+        kind: str,
     ) -> None:
         self.env, self.pipeline, self.outcome, self.caps = env, pipeline, outcome, caps
+        self.executor, self.kind = executor, kind
         self.failures: dict[str, list[str]] = defaultdict(list)
         self.capped: dict[str, str] = {}
 
@@ -130,22 +142,24 @@ class _Batch:
         for task_id, _ in items:
             left[task_id] += 1
 
-        async def work(item: tuple[str, int]) -> None:
-            task_id, sample = item
+        async def work(item: WorkItem) -> WorkResult:
             try:
-                await self.one(task_id, sample)
+                result = await self.one(item)
             finally:
-                left[task_id] -= 1
-            if close and left[task_id] == 0:
-                await self.close(task_id)
+                left[item.task_id] -= 1
+            if close and left[item.task_id] == 0:
+                await self.close(item.task_id)
+            return result
 
+        run_id = self.env.run_id
+        records = [WorkItem(run_id=run_id, kind=self.kind, task_id=t, sample=s) for t, s in items]
         width = self.env.config.concurrency.llm_calls + self.env.config.concurrency.sandboxes
-        await fan_out(items, work, max_workers=width)
+        await self.executor.run(records, work, max_workers=width)
 
-    async def one(self, task_id: str, sample: int) -> None:
-        env = self.env
+    async def one(self, item: WorkItem) -> WorkResult:
+        env, task_id, sample = self.env, item.task_id, item.sample
         if finished(env, task_id, sample):
-            return
+            return WorkResult(run_id=env.run_id, task_id=task_id, sample=sample, status="skipped")
         held = 0.0
         if self.caps is not None:
             held, reason = self.caps.hold(task_id)
@@ -154,7 +168,9 @@ class _Batch:
                 await env.store.set_trajectory(
                     env.run_id, task_id, sample, status="capped", error=reason
                 )
-                return
+                return WorkResult(
+                    run_id=env.run_id, task_id=task_id, sample=sample, status="capped", error=reason
+                )
         try:
             error = await _attempts(env, self.pipeline, task_id, sample)
         finally:
@@ -162,6 +178,14 @@ class _Batch:
                 await self.caps.release(task_id, held)
         if error is not None:
             self.failures[task_id].append(error)
+            return WorkResult(
+                run_id=env.run_id, task_id=task_id, sample=sample, status="error", error=error
+            )
+        cand = env.state.candidates.get((task_id, sample))
+        resolved = cand.resolved if cand is not None else None
+        return WorkResult(
+            run_id=env.run_id, task_id=task_id, sample=sample, status="done", resolved=resolved
+        )
 
     async def close(self, task_id: str) -> None:
         """Mark a problem done, capped, or failed (with the reason) when no sample finished."""
@@ -182,28 +206,29 @@ class _Batch:
 async def _attempts(env: RunEnv, pipeline: Pipeline, task_id: str, sample: int) -> str | None:
     """Run one item, retrying infrastructure failures; the last failure's reason, or None."""
     reason = ""
-    candidate = env.state.candidates.get((task_id, sample))
+    row = env.state.candidates.get((task_id, sample))
     traj = env.state.trajectories.get((task_id, sample))
-    if traj is None or traj.stage != "grading":
-        candidate = None  # stored before its trajectory finished: rebuild it from the steps
+    if traj is None or traj.stage != GRADING:
+        row = None  # stored before its trajectory finished: rebuild it from the steps
     for _ in range(ATTEMPTS):
         await env.store.set_trajectory(env.run_id, task_id, sample, status="running", attempt=True)
         try:
-            if candidate is None:
+            if row is None:
                 candidate = await pipeline.trajectory(task_id, sample)
-                await env.store.save_candidate(candidate)
-                env.state.candidates[(task_id, sample)] = candidate
+                row = candidate_row(env.run_id, candidate)
+                await env.store.save_candidate(row)
+                env.state.candidates[(task_id, sample)] = row
                 await env.store.set_trajectory(
-                    env.run_id, task_id, sample, stage="grading", status="running"
+                    env.run_id, task_id, sample, stage=GRADING, status="running"
                 )
-            resolved = await pipeline.grade(candidate)
+            resolved = await pipeline.grade(candidate_of(row))
             await env.store.set_resolved(env.run_id, task_id, sample, resolved)
-            candidate.resolved = resolved
+            row.resolved = resolved
             await env.store.set_trajectory(env.run_id, task_id, sample, stage="done", status="done")
             env.state.trajectories[(task_id, sample)] = Trajectory(
                 run_id=env.run_id, task_id=task_id, sample=sample, stage="done", status="done"
             )
-            env.progress.advance("grading")
+            env.progress.advance(GRADING)
             return None
         except INFRA_ERRORS as exc:
             reason = describe(exc)

@@ -13,9 +13,9 @@ from typing import Protocol, TypeVar
 from pydantic import BaseModel
 
 from agentlab.config import ExperimentConfig
+from agentlab.coordinator.models import Models
+from agentlab.coordinator.sandboxes import SandboxPool
 from agentlab.errors import MalformedResponseError, RetryableLLMError, SandboxError, StoreError
-from agentlab.run.models import Models
-from agentlab.run.sandboxes import SandboxPool
 from agentlab.store.run_store import RunState, RunStore
 
 INFRA_ERRORS: tuple[type[Exception], ...] = (
