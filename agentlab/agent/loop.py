@@ -14,21 +14,38 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from agentlab.agent.agent_prompts import TEXT_SYSTEM, TOOLS_SYSTEM, text_call
 from agentlab.agent.agent_records import AgentLimits, AgentOutcome, AgentStatus, AgentStep, ToolRun
 from agentlab.agent.tools import TOOLS, Toolbox, changes_state
 from agentlab.llm.budget import prompt_token_ceiling
-from agentlab.llm.client import LLMClient
+from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice
 from agentlab.protocols import Sandbox
-from agentlab.types import CallContext, ChatRequest, Message
+from agentlab.types import CallContext, ChatRequest, ChatResponse, Message
 
 OnStep = Callable[[AgentStep], Awaitable[None]]
+
+
+class ToolModel(Protocol):
+    """What the loop needs of a model: an :class:`~agentlab.llm.LLMClient` has it."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def price(self) -> ApiPrice | GpuPrice | CpuPrice: ...
+
+    async def generate(
+        self, request: ChatRequest, context: CallContext | None = None
+    ) -> ChatResponse: ...
+
+
 RERUN = "[agentlab: the run was interrupted during this call; it runs again on the tree as of the previous step]"  # noqa: E501
 
 
 async def run_agent(
-    client: LLMClient,
+    client: ToolModel,
     sandbox: Sandbox,
     *,
     task: str,
@@ -42,8 +59,9 @@ async def run_agent(
     tools = Toolbox(sandbox, repo_dir, limits.command_timeout_s, limits.output_chars)
     system = (TEXT_SYSTEM if limits.mode == "text" else TOOLS_SYSTEM).format(repo=repo_dir)
     messages = [Message(role="system", content=system), Message(role="user", content=task)]
-    steps = [s for s in prior if s.done]
-    pending = prior[-1] if prior and not prior[-1].done else None
+    latest = {s.step: s for s in prior}  # the last record of each step wins
+    steps = [latest[n] for n in sorted(latest) if latest[n].done]
+    pending = latest[max(latest)] if latest and not latest[max(latest)].done else None
     diffs = [s.tree_diff for s in steps if s.tree_diff is not None]
     await tools.restore(diffs[-1] if diffs else "")
     for s in steps:
@@ -89,7 +107,7 @@ def _limit(steps: list[AgentStep], limits: AgentLimits) -> AgentStatus | None:
 
 
 async def _ask(
-    client: LLMClient,
+    client: ToolModel,
     messages: list[Message],
     limits: AgentLimits,
     context: CallContext | None,
