@@ -12,7 +12,8 @@ import pytest
 
 from agentlab.agent.agent_records import AgentLimits, AgentStep
 from agentlab.agent.loop import RERUN, run_agent
-from agentlab.llm import LLMClient, OpenAIEndpoint, Rule, ScriptedModel
+from agentlab.llm import AnthropicEndpoint, LLMClient, OpenAIEndpoint, Rule, ScriptedModel
+from agentlab.llm.anthropic import AnthropicBackend
 from agentlab.llm.openai import OpenAIBackend
 from agentlab.llm.pricing import ApiPrice
 from agentlab.llm.testing import ScriptedServer
@@ -61,9 +62,29 @@ def server(model: ScriptedModel) -> Iterator[ScriptedServer]:
 
 
 @pytest.fixture
-async def client(server: ScriptedServer) -> AsyncIterator[LLMClient]:
-    config = OpenAIEndpoint(name="scripted-http", model="scripted", base_url=server.base_url)
-    llm = LLMClient(OpenAIBackend(config), model="scripted", endpoint=config.name, price=PRICE)
+def wire() -> str:
+    return "openai"
+
+
+@pytest.fixture
+async def client(
+    server: ScriptedServer, wire: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[LLMClient]:
+    backend: OpenAIBackend | AnthropicBackend
+    if wire == "openai":
+        config = OpenAIEndpoint(name="scripted-http", model="scripted", base_url=server.base_url)
+        backend = OpenAIBackend(config)
+    else:
+        monkeypatch.setenv("TEST_ANTHROPIC_KEY", "sk-test")
+        backend = AnthropicBackend(
+            AnthropicEndpoint(
+                name="scripted-http",
+                model="scripted",
+                base_url=server.root_url,
+                api_key_env="TEST_ANTHROPIC_KEY",
+            )
+        )
+    llm = LLMClient(backend, model="scripted", endpoint="scripted-http", price=PRICE)
     try:
         yield llm
     finally:
@@ -117,6 +138,7 @@ async def steps(tmp_path: Path, run_id: str) -> AsyncIterator[Steps]:
         found.store.close()
 
 
+@pytest.mark.parametrize("wire", ["openai", "anthropic"])
 async def test_scripted_agent_fixes_the_bug_and_every_step_is_stored(
     client: LLMClient, repo: Sandbox, steps: Steps, server: ScriptedServer
 ) -> None:
