@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from agentlab.protocols import Sandbox
 from agentlab.store import open_store
 from agentlab.store.run_store import RunStore
 from agentlab.types import SandboxSpec, ToolCall
+from tests.store.conftest import store_url  # noqa: F401  (the SQLite / Postgres fixture)
 
 pytestmark = pytest.mark.docker
 
@@ -111,8 +111,8 @@ async def repo(docker_backend: Any, spec: SandboxSpec) -> AsyncIterator[Sandbox]
 class Steps:
     """Stores each step as a turn row, as the coordinator does, and reads them back."""
 
-    def __init__(self, tmp: Path, run_id: str) -> None:
-        self.store = open_store(f"sqlite:///{tmp / 'agent.db'}")
+    def __init__(self, url: str, run_id: str) -> None:
+        self.store = open_store(url)
         self.runs = RunStore(self.store)
         self.run_id = run_id
         self.writes = 0
@@ -129,8 +129,9 @@ class Steps:
 
 
 @pytest.fixture
-async def steps(tmp_path: Path, run_id: str) -> AsyncIterator[Steps]:
-    found = Steps(tmp_path, run_id)
+async def steps(store_url: str, run_id: str) -> AsyncIterator[Steps]:  # noqa: F811
+    """Steps in SQLite, and in a fresh PostgreSQL database."""
+    found = Steps(store_url, run_id)
     await found.runs.start_run(run_id, name="agent", config={}, config_hash="h", seed=0)
     try:
         yield found
