@@ -194,7 +194,7 @@ class Toolbox:
         """Apply a stored snapshot to a fresh checkout (resume)."""
         if not diff:
             return
-        path = "/var/tmp/agentlab/resume.diff"
+        path = f"{SCRATCH}/resume.diff"
         await self.sandbox.write_file(path, diff)
         done = await self.sandbox.exec(
             f"git apply --binary --whitespace=nowarn {shlex.quote(path)}",
