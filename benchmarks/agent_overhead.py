@@ -16,8 +16,12 @@ so excluded from the overhead, but shown here).
 
     python benchmarks/agent_overhead.py [--steps 20 --repeats 3]
 
-Ends with ``RESULT step_overhead_ms=<n> proxy_overhead_ms=<n|na>`` (``na``: the metering
-proxy for external agents is not built yet).
+Proxy path: 200 sequential chat calls from a standard-library client (as an external agent
+makes them), straight to the scripted server and through :class:`MeteringProxy` (which
+forwards through the LLM client: budget check, accounting); the overhead is the difference
+of the medians. The proxy also reports its own time per call (wall minus the upstream call).
+
+Ends with ``RESULT step_overhead_ms=<n> proxy_overhead_ms=<n>``.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agentlab.agent.agent_records import AgentLimits, AgentStep
 from agentlab.agent.loop import run_agent
+from agentlab.agent.proxy import MeteringProxy
 from agentlab.llm import LLMClient, OpenAIEndpoint, Rule, ScriptedModel
 from agentlab.llm.openai import OpenAIBackend
 from agentlab.llm.testing import ScriptedServer
@@ -41,7 +47,7 @@ from agentlab.protocols import Sandbox
 from agentlab.sandbox.docker import DockerBackend
 from agentlab.store import open_store
 from agentlab.store.run_store import RunStore
-from agentlab.types import ChatRequest, ExecResult, Message, SandboxSpec, ToolCall
+from agentlab.types import CallContext, ChatRequest, ExecResult, Message, SandboxSpec, ToolCall
 
 IMAGE = "agentlab/base:bookworm"
 TASK = "Issue: benchmark the loop."
@@ -165,6 +171,33 @@ class ModelTime:
         client.backend.generate = generate  # type: ignore[method-assign,assignment]
 
 
+def _post(url: str, token: str) -> float:
+    """One chat call with the standard library, as an external agent makes it; seconds."""
+    body = {"model": "scripted", "messages": [{"role": "user", "content": "hello"}]}
+    request = urllib.request.Request(
+        f"{url}/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        reply.read()
+    return time.perf_counter() - started
+
+
+async def proxy_rows(client: LLMClient, upstream: str, calls: int) -> tuple[float, float, float]:
+    """Median seconds per call straight to the model server and through the proxy, and the
+    proxy's own median time per call (its wall time minus the upstream call)."""
+    direct = [await asyncio.to_thread(_post, upstream, "none") for _ in range(calls)]
+    context = CallContext(run_id="bench", role="external")
+    async with MeteringProxy(client, context=context) as proxy:
+        proxied = [
+            await asyncio.to_thread(_post, proxy.base_url, proxy.token) for _ in range(calls)
+        ]
+        own = statistics.median(proxy.stats.own_s)
+    return statistics.median(direct), statistics.median(proxied), own
+
+
 async def main(steps: int, repeats: int) -> None:
     model = ScriptedModel(
         [Rule(first_user="Issue:", replies=("",) * steps + ("done",), tool_calls=calls(steps))]
@@ -181,6 +214,7 @@ async def main(steps: int, repeats: int) -> None:
         config = OpenAIEndpoint(name="scripted-http", model="scripted", base_url=server.base_url)
         client = LLMClient(OpenAIBackend(config), model="scripted", endpoint=config.name)
         meter = ModelTime(client)
+        direct, proxied, own = await proxy_rows(client, server.base_url, 200)
         spec = SandboxSpec(image=IMAGE, run_id="bench-agent-overhead", workdir="/", ttl_s=900)
         try:
             for r in range(repeats):
@@ -217,7 +251,12 @@ async def main(steps: int, repeats: int) -> None:
             f"{med.residual_ms():12.2f} {extra:16.1f}"
         )
     agent = statistics.median(t.residual_ms() for t in rows["agent loop + SQLite"])
-    print(f"RESULT step_overhead_ms={agent:.2f} proxy_overhead_ms=na")
+    print("\nproxy path (200 sequential calls, standard-library client, median ms per call)")
+    print(f"{'straight to the model server':32} {1000 * direct:8.2f}")
+    print(f"{'through the metering proxy':32} {1000 * proxied:8.2f}")
+    print(f"{'difference':32} {1000 * (proxied - direct):8.2f}")
+    print(f"{'proxy own time (minus upstream)':32} {1000 * own:8.2f}")
+    print(f"RESULT step_overhead_ms={agent:.2f} proxy_overhead_ms={1000 * (proxied - direct):.2f}")
 
 
 if __name__ == "__main__":
