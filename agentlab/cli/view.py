@@ -1,4 +1,5 @@
-"""``agentlab view`` (a local, read-only web app over the store) and ``agentlab report``."""
+"""``agentlab view`` (a local, read-only web app over the store) and the static bundle of
+``agentlab report RUN --html DIR`` (the report command itself lives with ``select``)."""
 
 from __future__ import annotations
 
@@ -56,12 +57,8 @@ def view_command(
         db.close()
 
 
-def report_command(
-    run_id: Annotated[str, typer.Argument(help="The run to export.")],
-    html: Annotated[Path, typer.Option("--html", help="Folder to write the report into.")],
-    store: StoreOpt = None,
-) -> None:
-    """Write RUN's viewer pages as a static HTML bundle (open index.html, no server)."""
+def write_html_report(run_id: str, html: Path, store: str | None) -> None:
+    """``agentlab report RUN --html DIR``: RUN's viewer pages as a static bundle."""
     from agentlab.viewer.api import Api
     from agentlab.viewer.db import ReadOnlyStore
     from agentlab.viewer.report import write_report
@@ -76,4 +73,3 @@ def report_command(
 
 def register(app: typer.Typer) -> None:
     app.command(name="view")(view_command)
-    app.command(name="report")(report_command)

@@ -19,7 +19,9 @@ Step = Callable[[Session], None]
 def _llm_call_run_task_index(session: Session) -> None:
     """1 -> 2: index llm_call by (run, problem, sample), so one trajectory's calls are a seek."""
     session.exec(  # type: ignore[call-overload]
-        text("CREATE INDEX IF NOT EXISTS ix_llm_call_run_task ON llm_call (run_id, task_id, sample)")
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_llm_call_run_task ON llm_call (run_id, task_id, sample)"
+        )
     )
 
 

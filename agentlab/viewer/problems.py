@@ -37,11 +37,20 @@ def _record(raw: str) -> dict[str, Any]:
 
 
 def _passed(stage: str, rec: dict[str, Any]) -> bool | None:
-    """Did the step's own test pass (editing: on the patched code; testing: the script ran)?"""
-    run = rec.get("patched") if stage == "editing" else rec.get("run")
+    """Did the trajectory's own test pass on its patched code (editing steps only)?
+
+    A testing step runs the new test on the original code, where failing is the point, so
+    it gets no pass/fail mark; the grid shows its exit code instead.
+    """
+    run = rec.get("patched") if stage == "editing" else None
     if not isinstance(run, dict):
         return None
     return run.get("exit_code") == 0
+
+
+def _exit(rec: dict[str, Any]) -> int | None:
+    run = rec.get("run")
+    return run.get("exit_code") if isinstance(run, dict) else None
 
 
 def _costs(db: ReadOnlyStore, run_id: str, task_id: str, sample: int | None = None) -> dict[
@@ -92,7 +101,7 @@ def problem_page(db: ReadOnlyStore, run_id: str, task_id: str) -> dict[str, Any]
         cost = costs.get((int(r["sample"]), r["stage"], int(r["step"])), {})
         grid[int(r["sample"])].append({
             "id": r["id"], "stage": r["stage"], "step": r["step"], "action": r["action"],
-            "passed": _passed(r["stage"], rec), "usd": cost.get("usd"),
+            "passed": _passed(r["stage"], rec), "exit": _exit(rec), "usd": cost.get("usd"),
             "error": rec.get("error"),
         })
     for cells in grid.values():
@@ -185,13 +194,20 @@ def trajectory_page(db: ReadOnlyStore, run_id: str, task_id: str, sample_value: 
             "cost": costs.get((sample, r["stage"], int(r["step"]))),
         })
     turns.sort(key=lambda t: (STAGES.get(t["stage"], 9), t["step"]))
+    # Calls logged under this sample that no step of it owns (the shared context stage logs
+    # its calls under sample 0 while its steps are stored as sample -1).
+    owned = {(sample, t["stage"], int(t["step"])) for t in turns}
+    other = [
+        {"role": role, "step": step, **cost}
+        for (_s, role, step), cost in sorted(costs.items()) if (_s, role, step) not in owned
+    ]
     candidate = db.one(
         "SELECT id, status, resolved, patch_sha FROM candidate WHERE run_id = :r AND task_id = :t"
         " AND source = '' AND sample = :s",
         r=run_id, t=task_id, s=sample,
     )
     return {"run_id": run_id, "task_id": task_id, "trajectory": traj, "turns": turns,
-            "candidate": candidate}
+            "other_calls": other, "candidate": candidate}
 
 
 def turn_text(db: ReadOnlyStore, turn_id: Any, path: str) -> str:

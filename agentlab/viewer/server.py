@@ -7,6 +7,7 @@ read-only store handle is shared, and each query checks out its own pooled conne
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -44,7 +45,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
-        self.wfile.write(reply.body)
+        # The browser may move on before a page part arrives: nothing to report then.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(reply.body)
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)

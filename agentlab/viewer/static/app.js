@@ -78,7 +78,7 @@ function kv(pairs) {
   return h("table", { class: "kv" }, pairs.map(([k, v, key]) => h("tr", {}, h("td", {}, k), td(v, "num", key))));
 }
 function link(href, text) { return h("a", { href }, text); }
-function show(...kids) { app.replaceChildren(...kids); }
+function show(...kids) { app.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined)); }
 function showError(err) {
   show(h("h1", {}, "Cannot show this page"), h("p", { class: "error", id: "error" }, err.message || String(err)),
     h("p", {}, link("#/", "back to the runs list")));
@@ -178,7 +178,7 @@ async function runPage(runId) {
       d.decisions.map((x) => h("tr", {}, td(x.round, "num"), td(x.policy), td(x.scheduled, "num"), td(x.stopped, "num"),
         td(x.stops.map(([t, why]) => t + ": " + (typeof why === "string" ? why : JSON.stringify(why))).join("; ")),
         td(fmt.bool(x.stop_all))))) : h("p", { class: "muted" }, "This run's policy made no recorded decisions (uniform allocation)."),
-    d.decisions.length ? pager(d.page, d.more, decisions) : null);
+    ...(d.decisions.length ? [pager(d.page, d.more, decisions)] : []));
   };
   const stats = async () => {
     const s = await load("stats", { run: runId });
@@ -208,7 +208,7 @@ async function problemPage(runId, taskId) {
   const d = await load("problem", { run: runId, task: taskId });
   const chosen = new Set(d.selections.map((s) => s.candidate_id));
   const trajLink = (sample, anchor) => "#/traj/" + enc(runId) + "/" + enc(taskId) + "/" + sample + (anchor ? "/" + anchor : "");
-  const grid = table(["sample", "status", "turns (stage step: action, own test, $)"], d.grid.map((g) => {
+  const grid = table(["sample", "status", "turns (stage step: action, ✓/✗ own test on the patched code, test exit code on the original, $)"], d.grid.map((g) => {
     const t = d.trajectories.find((x) => x.sample === g.sample);
     return h("tr", { "data-sample": g.sample },
       h("td", {}, g.sample < 0 ? "shared context" : link(trajLink(g.sample), "sample " + g.sample)),
@@ -218,6 +218,7 @@ async function problemPage(runId, taskId) {
         href: g.sample < 0 ? null : trajLink(g.sample, c.stage + "-" + c.step),
         title: c.error || "",
       }, c.stage + " " + c.step + ": " + c.action + (c.passed === null ? "" : c.passed ? " ✓" : " ✗") +
+        (c.exit === null || c.exit === undefined ? "" : " exit " + c.exit) +
         (c.usd == null ? "" : " " + fmt.usd(c.usd))))));
   }));
   const byId = Object.fromEntries(d.candidates.map((c) => [c.id, c]));
@@ -273,12 +274,15 @@ async function trajectoryPage(runId, taskId, sample, anchor) {
       x.script ? h("details", {}, h("summary", {}, "test command / script"), textBlock(x.script, x.id)) : null,
       execs, x.error ? h("p", { class: "bad" }, "error: " + x.error) : null);
   });
+  for (const c of d.other_calls) { tokens += c.prompt_tokens + c.completion_tokens; usd += c.usd; }
+  const other = d.other_calls.length ? h("p", { class: "muted" }, "Totals include LLM calls logged under this sample that no step of it owns: " +
+    d.other_calls.map((c) => c.role + " step " + c.step + " (" + c.calls + " call(s), " + fmt.usd(c.usd) + ")").join(", ")) : null;
   show(h("h1", {}, taskId + " · sample " + sample),
     h("p", {}, "run ", link("#/run/" + enc(runId), runId), " · ", link("#/problem/" + enc(runId) + "/" + enc(taskId), "problem")),
     kv([["status", t.status, "status"], ["stage reached", t.stage], ["attempts", t.attempts], ["turns", d.turns.length, "turns"],
       ["tokens", tokens, "tokens"], ["$", fmt.usd(usd), "usd"],
       ["candidate", d.candidate ? d.candidate.status + ", hidden tests: " + (d.candidate.resolved == null ? "not graded" : d.candidate.resolved ? "resolved" : "not resolved") : "none", "candidate"]]),
-    t.error ? h("p", { class: "bad" }, t.error) : null, turns);
+    other, t.error ? h("p", { class: "bad" }, t.error) : null, turns);
   if (anchor) { const el = document.getElementById("step-" + anchor); if (el) el.scrollIntoView(); }
 }
 
@@ -323,7 +327,7 @@ async function route() {
   } catch (err) {
     showError(err);
   }
-  document.body.setAttribute("data-ready", "1");
+  document.body.setAttribute("data-ready", location.hash); // tests wait for it to match
 }
 window.addEventListener("hashchange", route);
 if (!STATIC) load("meta", {}).then((m) => { document.getElementById("store").textContent = m.store; }).catch(() => {});

@@ -1,0 +1,129 @@
+"""Fixtures of the viewer tests: a store written by a real `agentlab run`, a live server, and
+Debian's chromium driven headless by Playwright (never a downloaded browser).
+
+Where AGENTLAB_REQUIRE_BROWSER=1 (CI sets it) a missing chromium or Playwright FAILS the run;
+elsewhere the browser tests are skipped with a line saying what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentlab.viewer.api import Api
+from agentlab.viewer.db import ReadOnlyStore
+from agentlab.viewer.server import make_server
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("AGENTLAB_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "viewer"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PROBLEMS = ["agentlab-mini__confini-1", "agentlab-mini__spans-1"]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("AGENTLAB_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"AGENTLAB_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _config(folder: Path, name: str, k: int) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(
+        f"run_name: {name}\nseed: 0\n"
+        f"dataset: {{name: agentlab-mini, instances: [{', '.join(PROBLEMS)}]}}\n"
+        f"endpoints: {REPO / 'configs' / 'models' / 'scripted.yaml'}\n"
+        "models: {default: {endpoint: scripted, temperature: 0.0}}\n"
+        f"sampling: {{k: {k}, n: 1}}\ncontext: {{token_budget: 8000}}\n"
+        "concurrency: {llm_calls: 8, sandboxes: 2}\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_store(base_image: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite store holding two runs made by the real CLI (scripted model, real Docker)."""
+    folder = tmp_path_factory.mktemp("viewer-store")
+    url = f"sqlite:///{folder / 'runs.db'}"
+    for run_id, k in (("view-a", 2), ("view-b", 1)):
+        done = subprocess.run(
+            [sys.executable, "-m", "agentlab", "run", str(_config(folder, run_id, k)),
+             "--store", url, "--run-id", run_id],
+            capture_output=True, text=True, cwd=folder, timeout=900,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    return url
+
+
+@contextmanager
+def serve(url: str) -> Iterator[str]:
+    """The viewer over ``url`` on a free loopback port, in a thread; yields its base URL."""
+    db = ReadOnlyStore(url)
+    server = make_server(Api(db), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        db.close()
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Debian chromium under Playwright, with a fresh profile."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        _unavailable(f"no chromium at {CHROMIUM}: apt-get install chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright is missing: pip install 'agentlab[browser]'")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A new tab; closed after the test."""
+    tab = browser.new_page()
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+def shot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot as a test artifact (a gitignored folder)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def ready(page: Any) -> None:
+    """Wait until the app has rendered the current route (it marks <body data-ready=hash>)."""
+    page.wait_for_function(
+        "document.body.getAttribute('data-ready') === location.hash", timeout=60_000
+    )
