@@ -68,7 +68,9 @@ class Api:
         if kind == "run":
             return runs.run_page(db, *_need(params, "run"))
         if kind == "problems":
-            return runs.problems_page(db, _need(params, "run")[0], params.get("page"))
+            return runs.problems_page(
+                db, _need(params, "run")[0], params.get("page"), params.get("size")
+            )
         if kind == "decisions":
             return runs.decisions_page(db, _need(params, "run")[0], params.get("page"))
         if kind == "stats":

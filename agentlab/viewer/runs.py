@@ -163,23 +163,26 @@ def run_page(db: ReadOnlyStore, run_id: str) -> dict[str, Any]:
     }
 
 
-def problems_page(db: ReadOnlyStore, run_id: str, page_value: Any) -> dict[str, Any]:
+def problems_page(
+    db: ReadOnlyStore, run_id: str, page_value: Any, size_value: Any = None
+) -> dict[str, Any]:
     """One page of the run's problems with samples, resolved, cost and the selected pick."""
     get_run(db, run_id)
     page = _page(page_value)
+    size = min(_page(size_value) or PAGE, PAGE)
     rows = db.rows(
         "SELECT task_id, status FROM task WHERE run_id = :r ORDER BY task_id"
-        f" LIMIT {PAGE + 1} OFFSET {page * PAGE}",
+        f" LIMIT {size + 1} OFFSET {page * size}",
         r=run_id,
     )
     if not rows:  # an eval run has evaluations, not tasks
         rows = db.rows(
             "SELECT DISTINCT instance_id AS task_id, 'done' AS status FROM evaluation"
-            f" WHERE run_id = :r ORDER BY instance_id LIMIT {PAGE + 1} OFFSET {page * PAGE}",
+            f" WHERE run_id = :r ORDER BY instance_id LIMIT {size + 1} OFFSET {page * size}",
             r=run_id,
         )
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
+    more = len(rows) > size
+    rows = rows[:size]
     ids = [r["task_id"] for r in rows]
     stats: dict[str, dict[str, Any]] = defaultdict(dict)
     if ids:
@@ -211,7 +214,7 @@ def problems_page(db: ReadOnlyStore, run_id: str, page_value: Any) -> dict[str, 
         ):
             stats[r["task_id"]].setdefault("selected", {})[r["method"]] = r["resolved"]
     problems = [{**r, **stats.get(r["task_id"], {})} for r in rows]
-    return {"problems": problems, "page": page, "more": more}
+    return {"problems": problems, "page": page, "more": more, "size": size}
 
 
 def decisions_page(db: ReadOnlyStore, run_id: str, page_value: Any) -> dict[str, Any]:
