@@ -88,8 +88,6 @@ def problem_page(db: ReadOnlyStore, run_id: str, task_id: str) -> dict[str, Any]
     )
     task = db.one("SELECT status, error FROM task WHERE run_id = :r AND task_id = :t",
                   r=run_id, t=task_id)
-    if not trajectories and not evaluations and task is None:
-        raise NotFoundError(f"problem {task_id!r} is not in run {run_id!r}")
     costs = _costs(db, run_id, task_id)
     grid: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in db.rows(
@@ -112,6 +110,8 @@ def problem_page(db: ReadOnlyStore, run_id: str, task_id: str) -> dict[str, Any]
         " v.candidate_id = c.id WHERE c.run_id = :r AND c.task_id = :t ORDER BY c.source, c.sample",
         r=run_id, t=task_id,
     )
+    if not trajectories and not evaluations and task is None and not candidates:
+        raise NotFoundError(f"problem {task_id!r} is not in run {run_id!r}")
     selections = db.rows(
         "SELECT method, candidate_id, fallback, reason FROM selection"
         " WHERE run_id = :r AND task_id = :t ORDER BY id",

@@ -128,6 +128,17 @@ def runs_list(db: ReadOnlyStore, params: dict[str, str]) -> dict[str, Any]:
         ):
             problems.setdefault(r["run_id"], int(r["n"]))
             coverage[r["run_id"]] = int(r["solved"]) / max(int(r["n"]), 1)
+        rest = [i for i in ids if i not in coverage]  # selection runs: pooled candidates
+        if rest:
+            clause, names = _in(rest)
+            for r in db.rows(
+                "SELECT run_id, COUNT(DISTINCT task_id) AS n, COUNT(DISTINCT CASE WHEN resolved"
+                f" THEN task_id END) AS solved FROM candidate WHERE run_id IN {clause}"
+                " AND resolved IS NOT NULL GROUP BY run_id",
+                **names,
+            ):
+                problems.setdefault(r["run_id"], int(r["n"]))
+                coverage[r["run_id"]] = int(r["solved"]) / max(int(r["n"]), 1)
     out = []
     for r in rows:
         out.append({
@@ -180,6 +191,10 @@ def problems_page(
             "SELECT DISTINCT instance_id AS task_id, 'done' AS status FROM evaluation"
             f" WHERE run_id = :r ORDER BY instance_id LIMIT {size + 1} OFFSET {page * size}",
             r=run_id,
+        ) or db.rows(  # a selection run has pooled candidates only
+            "SELECT DISTINCT task_id, 'done' AS status FROM candidate"
+            f" WHERE run_id = :r ORDER BY task_id LIMIT {size + 1} OFFSET {page * size}",
+            r=run_id,
         )
     more = len(rows) > size
     rows = rows[:size]
@@ -201,6 +216,14 @@ def problems_page(
             r=run_id, **names,
         ):
             stats[r["instance_id"]].update(graded=int(r["graded"]), resolved=int(r["resolved"]))
+        for r in db.rows(  # a selection run's pooled candidates carry their grades
+            "SELECT task_id, COUNT(*) AS graded, SUM(CASE WHEN resolved THEN 1 ELSE 0 END)"
+            f" AS resolved FROM candidate WHERE run_id = :r AND task_id IN {clause}"
+            " AND resolved IS NOT NULL GROUP BY task_id",
+            r=run_id, **names,
+        ):
+            if "graded" not in stats[r["task_id"]]:
+                stats[r["task_id"]].update(graded=int(r["graded"]), resolved=int(r["resolved"]))
         for r in db.rows(
             "SELECT task_id, SUM(usd) AS usd FROM llm_call WHERE run_id = :r AND task_id IN"
             f" {clause} GROUP BY task_id",

@@ -23,10 +23,19 @@ TIME_BUCKETS = 40
 
 
 def counts(db: ReadOnlyStore, run_id: str) -> tuple[list[str], list[int], list[int]]:
-    """Per problem: graded samples ``n`` and resolved ones ``c`` (hidden tests)."""
+    """Per problem: graded samples ``n`` and resolved ones ``c`` (hidden tests).
+
+    From the run's evaluations; a selection run grades no samples itself, so its pooled
+    candidates' stored ``resolved`` flags stand in.
+    """
     rows = db.rows(
         "SELECT instance_id, COUNT(*) AS n, SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS c"
         " FROM evaluation WHERE run_id = :r GROUP BY instance_id ORDER BY instance_id",
+        r=run_id,
+    ) or db.rows(
+        "SELECT task_id AS instance_id, COUNT(*) AS n, SUM(CASE WHEN resolved THEN 1 ELSE 0"
+        " END) AS c FROM candidate WHERE run_id = :r AND resolved IS NOT NULL"
+        " GROUP BY task_id ORDER BY task_id",
         r=run_id,
     )
     return (

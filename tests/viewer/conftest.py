@@ -54,13 +54,18 @@ def _config(folder: Path, name: str, k: int) -> Path:
 
 @pytest.fixture(scope="session")
 def real_store(base_image: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A SQLite store holding two runs made by the real CLI (scripted model, real Docker)."""
+    """A SQLite store made by the real CLI (scripted model, real Docker): two runs, view-a
+    (k=2) and view-b (k=1), and view-sel, a selection over view-a's candidates (votes)."""
     folder = tmp_path_factory.mktemp("viewer-store")
     url = f"sqlite:///{folder / 'runs.db'}"
-    for run_id, k in (("view-a", 2), ("view-b", 1)):
+    commands = [
+        ["run", str(_config(folder, run_id, k)), "--store", url, "--run-id", run_id]
+        for run_id, k in (("view-a", 2), ("view-b", 1))
+    ]
+    commands.append(["select", "--from", "run:view-a", "--store", url, "--run-id", "view-sel"])
+    for command in commands:
         done = subprocess.run(
-            [sys.executable, "-m", "agentlab", "run", str(_config(folder, run_id, k)),
-             "--store", url, "--run-id", run_id],
+            [sys.executable, "-m", "agentlab", *command],
             capture_output=True, text=True, cwd=folder, timeout=900,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )

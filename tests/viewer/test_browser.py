@@ -39,7 +39,7 @@ def test_click_through_a_real_run(real_store: str, page: Any) -> None:
         page.goto(base)
         ready(page)
         rows = page.locator("tr[data-run]")
-        assert rows.count() == 2
+        assert rows.count() == 3
         (spent,) = _sql(real_store, "select spent_usd from run where id = 'view-a'")[0]
         row = page.locator('tr[data-run="view-a"]')
         assert row.locator('[data-k="problems"]').inner_text() == str(len(PROBLEMS))
@@ -166,3 +166,46 @@ def test_static_report_opens_without_a_server(
         PROBLEMS[0],
     )[0][0]
     shot(page, "6-static-report-trajectory")
+
+
+def test_vote_matrix_marks_the_chosen_candidate(real_store: str, page: Any) -> None:
+    task = PROBLEMS[0]
+    votes = _sql(
+        real_store,
+        "select candidate_id, test_candidate_id, passed from test_vote where run_id = 'view-sel' "
+        "and task_id = ?",
+        task,
+    )
+    (chosen,) = _sql(
+        real_store,
+        "select candidate_id from selection where run_id = 'view-sel' and task_id = ?",
+        task,
+    )[0]
+    assert votes, "the selection run voted"
+    with serve(real_store) as base:
+        page.goto(base + "#/?kind=select")
+        ready(page)
+        assert page.locator("tr[data-run]").count() == 1
+        page.get_by_role("link", name="view-sel").click()
+        ready(page)
+        picked_ok = _sql(
+            real_store,
+            "select count(*) from selection s join candidate c on c.id = s.candidate_id "
+            "where s.run_id = 'view-sel' and s.method = 'vote' and c.resolved",
+        )[0][0]
+        assert _cell(page, "selected_vote") == f"{100 * picked_ok / len(PROBLEMS):.1f}%"
+        page.get_by_role("link", name=task).click()
+        ready(page)
+        heat = page.locator("#votes")
+        cells: dict[tuple[Any, Any], list[bool]] = {}
+        for candidate, test, passed in votes:
+            cells.setdefault((candidate, test), []).append(bool(passed))
+        assert heat.locator("td.v1").count() == sum(all(v) for v in cells.values())
+        assert heat.locator("td.v0").count() == sum(not any(v) for v in cells.values())
+        assert heat.locator("td.vmix").count() == sum(
+            any(v) and not all(v) for v in cells.values()
+        )
+        marked = heat.locator("th.chosen")
+        assert marked.count() == 1
+        assert marked.inner_text().startswith(f"#{chosen} ")
+        shot(page, "7-vote-matrix")

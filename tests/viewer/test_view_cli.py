@@ -11,16 +11,18 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from agentlab.store import open_store
 from tests.viewer.conftest import REPO
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
 
-def _start(*args: str) -> tuple[subprocess.Popen[str], str, str]:
+def _start(*args: str, cwd: Path | None = None) -> tuple[subprocess.Popen[str], str, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentlab", "view", "--port", "0", *args],
-        stderr=subprocess.PIPE, text=True, env=ENV,
+        stderr=subprocess.PIPE, text=True, env=ENV, cwd=cwd,
     )
     assert proc.stderr is not None
     seen = ""
@@ -68,3 +70,19 @@ def test_view_refuses_a_missing_store(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"no store at {missing}" in done.stderr and "Traceback" not in done.stderr
     assert not missing.exists()  # the viewer never creates a store
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_demo_ends_with_the_view_command(base_image: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "agentlab", "demo", "--skip-local", "--folder", "demo"],
+        capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=1200,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == "browse it: agentlab view --store sqlite:///demo/demo.db"
+    proc, host, _seen = _start("--store", "sqlite:///demo/demo.db", cwd=tmp_path)
+    proc.terminate()
+    proc.wait(timeout=30)
+    assert host == "127.0.0.1"

@@ -224,15 +224,20 @@ async function problemPage(runId, taskId) {
   const byId = Object.fromEntries(d.candidates.map((c) => [c.id, c]));
   const rowsIds = [...new Set(d.votes.map((v) => v.candidate_id))];
   const colIds = [...new Set(d.votes.map((v) => v.test_candidate_id))];
-  const cell = Object.fromEntries(d.votes.map((v) => [v.candidate_id + ":" + v.test_candidate_id, v]));
+  const cell = {}; // a cell may hold several runs (a test re-run on unchanged code checks flakiness)
+  for (const v of d.votes) {
+    const c = (cell[v.candidate_id + ":" + v.test_candidate_id] ||= { pass: 0, total: 0, exits: [] });
+    c.pass += v.passed ? 1 : 0; c.total += 1; c.exits.push(v.exit_code + (v.timed_out ? " (timed out)" : ""));
+  }
   const label = (id) => (id === null ? "no patch" : byId[id] ? "#" + id + " s" + byId[id].sample : "#" + id);
   const heat = d.votes.length ? h("table", { class: "heat", id: "votes" },
     h("tr", {}, h("th", {}, "candidate \\ test of"), colIds.map((c) => h("th", {}, label(c)))),
     rowsIds.map((r) => h("tr", {}, h("th", { class: chosen.has(r) ? "chosen" : "" }, label(r) + (chosen.has(r) ? " ★ chosen" : "")),
       colIds.map((c) => {
         const v = cell[r + ":" + c];
-        return h("td", { class: (v ? "v" + (v.passed ? 1 : 0) : "") + (chosen.has(r) ? " chosen" : ""),
-          title: v ? "exit " + v.exit_code + (v.timed_out ? ", timed out" : "") : "not run" }, v ? (v.passed ? "pass" : "fail") : "");
+        const cls = !v ? "" : v.pass === v.total ? "v1" : v.pass === 0 ? "v0" : "vmix";
+        return h("td", { class: cls + (chosen.has(r) ? " chosen" : ""), title: v ? "exit " + v.exits.join(", ") : "not run" },
+          v ? (v.total === 1 ? (v.pass ? "pass" : "fail") : v.pass + "/" + v.total + " pass") : "");
       }))))
     : h("p", { class: "muted" }, "No vote matrix for this problem (the run did not vote with generated tests).");
   show(h("h1", {}, "Problem " + taskId), h("p", {}, "run ", link("#/run/" + enc(runId), runId)),
@@ -248,7 +253,7 @@ async function problemPage(runId, taskId) {
       d.evaluations.map((e) => h("tr", { "data-eval": e.sample }, td(e.sample, "num"), td(e.outcome, "", "outcome"),
         td(fmt.bool(e.resolved), e.resolved ? "ok" : "bad", "resolved"), td(fmt.bool(e.patch_applied)),
         td(e.tests ? e.tests.passed + " / " + e.tests.total : "–", "num"))))
-      : h("p", { class: "muted" }, "Not graded yet."));
+      : h("p", { class: "muted" }, "No hidden-test evaluation of this run's samples (a selection run carries its candidates' grades: see the table above)."));
 }
 
 async function trajectoryPage(runId, taskId, sample, anchor) {
