@@ -8,6 +8,7 @@ the same guarantee as ``agentlab sql``. A missing SQLite file is refused instead
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ class StoreSchemaError(StoreError):
 
 def jsonable(value: Any) -> Any:
     """Datetimes as ISO text, bytes as text: what the JSON pages need."""
+    if isinstance(value, decimal.Decimal):  # Postgres SUM over integers
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
