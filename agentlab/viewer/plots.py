@@ -60,12 +60,12 @@ def coverage_svg(stats: dict[str, Any]) -> str:
 
 
 def cost_svg(stats: dict[str, Any]) -> str:
-    """Cumulative dollars against LLM calls made, over the run."""
-    points = stats.get("cost_over_time", [])
+    """Cumulative dollars over the run's wall-clock minutes (from its first LLM call)."""
+    points = [p for p in stats.get("cost_over_time", []) if p.get("minutes") is not None]
 
     def draw(ax: Any) -> None:
-        ax.plot([p["calls"] for p in points], [p["usd"] for p in points], "-")
-        ax.set_xlabel("LLM calls, in time order")
+        ax.plot([p["minutes"] for p in points], [p["usd"] for p in points], ".-")
+        ax.set_xlabel("minutes since the run's first LLM call")
         ax.set_ylabel("cumulative USD")
 
     return _svg(draw)

@@ -43,7 +43,7 @@ def _page(value: Any) -> int:
     return page
 
 
-def _parse_time(value: Any) -> dt.datetime | None:
+def parse_time(value: Any) -> dt.datetime | None:
     if not value:
         return None
     try:
@@ -53,7 +53,7 @@ def _parse_time(value: Any) -> dt.datetime | None:
 
 
 def duration_s(row: Row) -> float | None:
-    start, end = _parse_time(row.get("created_at")), _parse_time(row.get("finished_at"))
+    start, end = parse_time(row.get("created_at")), parse_time(row.get("finished_at"))
     return (end - start).total_seconds() if start and end else None
 
 

@@ -17,7 +17,7 @@ from agentlab.budget.fit import bootstrap_power_law
 from agentlab.budget.passk import coverage_curve, log_spaced_ks
 from agentlab.errors import ConfigError
 from agentlab.viewer.db import ReadOnlyStore
-from agentlab.viewer.runs import get_run
+from agentlab.viewer.runs import get_run, parse_time
 
 TIME_BUCKETS = 40
 
@@ -125,11 +125,15 @@ def cost_over_time(db: ReadOnlyStore, run_id: str) -> list[dict[str, Any]]:
     if not rows:
         return []
     step = max(1, math.ceil(len(rows) / TIME_BUCKETS))
+    start = parse_time(rows[0]["created_at"])
     out, total = [], 0.0
     for i, r in enumerate(rows):
         total += float(r["usd"] or 0.0)
         if (i + 1) % step == 0 or i == len(rows) - 1:
-            out.append({"t": str(r["created_at"]), "calls": i + 1, "usd": total})
+            at = parse_time(r["created_at"])
+            minutes = (at - start).total_seconds() / 60 if at and start else None
+            out.append({"t": str(r["created_at"]), "minutes": minutes, "calls": i + 1,
+                        "usd": total})
     return out
 
 

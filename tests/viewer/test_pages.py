@@ -99,7 +99,11 @@ def test_stats_match_the_rows(api: Api) -> None:
     assert stats["selected"]["vote"]["score"] == 0.25
     (row,) = stats["cost_by_role"]
     assert (row["role"], row["calls"], row["usd"]) == ("editing", 8, pytest.approx(2.0))
-    assert api.handle("coverage.svg", {"run": "a"}).body.startswith(b"<?xml")
+    points = stats["cost_over_time"]
+    assert points[-1]["calls"] == 8 and points[-1]["usd"] == pytest.approx(2.0)
+    assert all(p["minutes"] >= 0 for p in points)
+    for plot in ("coverage.svg", "cost.svg"):
+        assert api.handle(plot, {"run": "a"}).body.startswith(b"<?xml")
 
 
 def test_problem_and_trajectory_pages(api: Api) -> None:
