@@ -2,9 +2,10 @@
 
 Builds two SQLite stores through the store's own tables: a run of 1,000 trajectories
 (10 problems x 100 samples) and one of 100,000 (1,000 problems x 100 samples), each
-trajectory with two turns, two LLM calls, a candidate and a graded evaluation. Serves each
-with the real viewer server on loopback and times, over HTTP, the run page (the run's row
-plus its first 10 problems: what the page needs before its lazy parts) and a problem
+trajectory with two turns, two LLM calls, a candidate and a graded evaluation, plus 30
+policy rounds whose JSON lists every live problem. Serves each
+with the real viewer server on loopback and times, over HTTP, the run page (the run's row,
+its first 10 problems and 20 policy rounds: what it needs before its lazy parts) and a problem
 page (a 100-sample problem's grid, candidates, votes and hidden tests). The baseline is the
 1k store, measured in the same run; the ratio of medians must stay <= 2.
 
@@ -29,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from agentlab.store import open_store
-from agentlab.store.run_tables import CandidateRow, Trajectory, Turn
+from agentlab.store.run_tables import CandidateRow, PolicyDecision, Trajectory, Turn
 from agentlab.store.tables import Evaluation, LLMCall, Run, Task
 from agentlab.viewer.api import Api
 from agentlab.viewer.db import ReadOnlyStore
@@ -37,6 +38,7 @@ from agentlab.viewer.server import make_server
 
 SAMPLES = 100
 REPEATS = 25
+ROUNDS = 30
 CHUNK = 20_000
 
 
@@ -60,8 +62,22 @@ def build(path: Path, problems: int) -> str:
                                 spent_usd=0.0, created_at=start,
                                 finished_at=start + timedelta(hours=1))))
     rows: dict[type, list[dict[str, object]]] = {
-        Task: [], Trajectory: [], Turn: [], LLMCall: [], CandidateRow: [], Evaluation: []
+        Task: [], Trajectory: [], Turn: [], LLMCall: [], CandidateRow: [], Evaluation: [],
+        PolicyDecision: [],
     }
+    # An adaptive policy's rounds: each schedules one more sample of every live problem and
+    # stops a tenth of them, so a round's JSON grows with the run like a real one's.
+    live = [f"problem-{p:05d}" for p in range(problems)]
+    for rnd in range(ROUNDS):
+        stop = live[: max(1, len(live) // 10)]
+        live = live[len(stop) :]
+        rows[PolicyDecision].append({
+            "run_id": run_id, "round": rnd, "policy": "adaptive", "digest": "",
+            "state_json": json.dumps({t: {"samples": rnd} for t in live}),
+            "items_json": json.dumps([[t, rnd] for t in live]),
+            "stops_json": json.dumps({t: "agreement reached" for t in stop}),
+            "stop_all": False,
+        })
     records = [_record(1, True), _record(1, False)]
     for p in range(problems):
         task = f"problem-{p:05d}"

@@ -73,6 +73,9 @@ class Api:
             )
         if kind == "decisions":
             return runs.decisions_page(db, _need(params, "run")[0], params.get("page"))
+        if kind == "stops":
+            run_id, rnd = _need(params, "run", "round")
+            return runs.decision_stops(db, run_id, rnd)
         if kind == "stats":
             return self.stats(*_need(params, "run"))
         if kind == "problem":

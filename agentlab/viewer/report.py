@@ -94,6 +94,9 @@ def write_report(api: Api, run_id: str, folder: Path) -> int:
             if kind == "problems":
                 for problem in data["problems"]:
                     _problem(out, run_id, problem["task_id"])
+            else:
+                for decision in data["decisions"]:
+                    out.put("stops", {"run": run_id, "round": decision["round"]})
     static = folder / "static"
     static.mkdir(exist_ok=True)
     for name in ("app.js", "app.css"):

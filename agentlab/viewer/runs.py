@@ -19,6 +19,7 @@ from agentlab.viewer.db import ReadOnlyStore, Row
 
 PAGE = 50
 DECISIONS_PAGE = 20
+STOPS = 50
 SORTS = {
     "created": "created_at",
     "name": "name",
@@ -240,27 +241,42 @@ def problems_page(
     return {"problems": problems, "page": page, "more": more, "size": size}
 
 
+def _as_json(db: ReadOnlyStore, column: str) -> str:
+    """A text column as JSON for the database's JSON functions (Postgres needs the cast)."""
+    return column if db.dialect == "sqlite" else f"{column}::json"
+
+
 def decisions_page(db: ReadOnlyStore, run_id: str, page_value: Any) -> dict[str, Any]:
-    """One page of the policy's decisions: round, items scheduled, problems stopped and why."""
+    """One page of the policy's decisions: round, how many items scheduled and stopped.
+
+    The counts come from the database's JSON functions, so no round's JSON (which lists every
+    live problem) is parsed in Python; the stops themselves are ``decision_stops``.
+    """
     get_run(db, run_id)
     page = _page(page_value)
+    items, stops = _as_json(db, "items_json"), _as_json(db, "stops_json")
     rows = db.rows(
-        "SELECT round, policy, digest, items_json, stops_json, stop_all, created_at FROM"
-        " policy_decision WHERE run_id = :r ORDER BY round"
+        f"SELECT round, policy, digest, stop_all, created_at, json_array_length({items})"
+        f" AS scheduled, (SELECT COUNT(*) FROM json_each({stops})) AS stopped"
+        " FROM policy_decision WHERE run_id = :r ORDER BY round"
         f" LIMIT {DECISIONS_PAGE + 1} OFFSET {page * DECISIONS_PAGE}",
         r=run_id,
     )
-    out = []
-    for r in rows[:DECISIONS_PAGE]:
-        items = json.loads(r.pop("items_json") or "[]")
-        stops = json.loads(r.pop("stops_json") or "{}")
-        out.append({
-            **r,
-            "scheduled": len(items),
-            "stopped": len(stops),
-            "stops": sorted(stops.items())[:20] if isinstance(stops, dict) else [],
-        })
-    return {"decisions": out, "page": page, "more": len(rows) > DECISIONS_PAGE}
+    return {"decisions": rows[:DECISIONS_PAGE], "page": page,
+            "more": len(rows) > DECISIONS_PAGE}
+
+
+def decision_stops(db: ReadOnlyStore, run_id: str, round_value: Any) -> dict[str, Any]:
+    """The problems one round stopped, and why (the first STOPS of them)."""
+    get_run(db, run_id)
+    rnd = _page(round_value)
+    rows = db.rows(
+        f"SELECT j.key AS task_id, j.value AS reason FROM policy_decision d,"
+        f" json_each({_as_json(db, 'd.stops_json')}) j WHERE d.run_id = :r AND d.round = :n"
+        f" LIMIT {STOPS + 1}",
+        r=run_id, n=rnd,
+    )
+    return {"round": rnd, "stops": rows[:STOPS], "more": len(rows) > STOPS}
 
 
 class StatsCache:

@@ -39,9 +39,17 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _config(folder: Path, name: str, k: int) -> Path:
+ADAPTIVE = (
+    "budget: {policy: {type: adaptive, min_agreement: 2, threshold: 0.0, sample_usd: 0.5,"
+    " false_positive: 0.1, false_negative: 0.2,"
+    " prior: {zero_mass: 0.25, alpha: 0.5, beta: 0.6}}}\n"
+)
+
+
+def _config(folder: Path, name: str, k: int, policy: str = "") -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(
+        policy +
         f"run_name: {name}\nseed: 0\n"
         f"dataset: {{name: agentlab-mini, instances: [{', '.join(PROBLEMS)}]}}\n"
         f"endpoints: {REPO / 'configs' / 'models' / 'scripted.yaml'}\n"
@@ -54,13 +62,14 @@ def _config(folder: Path, name: str, k: int) -> Path:
 
 @pytest.fixture(scope="session")
 def real_store(base_image: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A SQLite store made by the real CLI (scripted model, real Docker): two runs, view-a
-    (k=2) and view-b (k=1), and view-sel, a selection over view-a's candidates (votes)."""
+    """A SQLite store made by the real CLI (scripted model, real Docker): view-a (k=2,
+    uniform), view-b (up to k=3, the adaptive policy: it records decisions) and view-sel, a
+    selection over view-a's candidates (a vote matrix)."""
     folder = tmp_path_factory.mktemp("viewer-store")
     url = f"sqlite:///{folder / 'runs.db'}"
     commands = [
-        ["run", str(_config(folder, run_id, k)), "--store", url, "--run-id", run_id]
-        for run_id, k in (("view-a", 2), ("view-b", 1))
+        ["run", str(_config(folder, run_id, k, policy)), "--store", url, "--run-id", run_id]
+        for run_id, k, policy in (("view-a", 2, ""), ("view-b", 3, ADAPTIVE))
     ]
     commands.append(["select", "--from", "run:view-a", "--store", url, "--run-id", "view-sel"])
     for command in commands:

@@ -6,6 +6,7 @@ the numbers shown against SQL over the same store; screenshots land in test-arti
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -28,6 +29,15 @@ def _sql(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
 
 def _cell(page: Any, key: str) -> str:
     return str(page.locator(f'[data-k="{key}"]').first.inner_text()).strip()
+
+
+def _plots_drawn(page: Any) -> None:
+    """Wait until every plot on the page has loaded (each is its own request)."""
+    page.wait_for_function(
+        "[...document.querySelectorAll('img.plot')].every(i => i.complete && i.naturalWidth > 0)"
+        " && document.querySelectorAll('img.plot').length === 2",
+        timeout=60_000,
+    )
 
 
 def _usd(value: float) -> str:
@@ -56,11 +66,7 @@ def test_click_through_a_real_run(real_store: str, page: Any) -> None:
             "and resolved",
         )[0][0]
         assert _cell(page, "coverage") == f"{100 * solved / len(PROBLEMS):.1f}%"
-        page.wait_for_function(
-            "(img => img && img.complete && img.naturalWidth > 0)"
-            "(document.getElementById('coverage-plot'))",
-            timeout=60_000,
-        )
+        _plots_drawn(page)
         by_role = dict(_sql(
             real_store,
             "select role, sum(usd) from llm_call where run_id = 'view-a' group by role",
@@ -114,6 +120,30 @@ def test_click_through_a_real_run(real_store: str, page: Any) -> None:
         ready(page)
         step = href.rsplit("/", 1)[1]
         assert page.locator(f"#step-{step}").get_attribute("class") == "turn target"
+
+        # view-b ran the adaptive policy: its rounds, and one round's stops on demand.
+        page.goto(base + "#/run/view-b")
+        ready(page)
+        rounds = _sql(
+            real_store,
+            "select round, json_array_length(items_json), stops_json from policy_decision "
+            "where run_id = 'view-b' order by round",
+        )
+        assert rounds and page.locator("tr[data-round]").count() == len(rounds)
+        _plots_drawn(page)
+        for rnd, scheduled, _stops in rounds:
+            row = page.locator(f'tr[data-round="{rnd}"]')
+            assert row.locator('[data-k="scheduled"]').inner_text() == str(scheduled)
+        stopped = [(rnd, json.loads(stops)) for rnd, _n, stops in rounds if json.loads(stops)]
+        if stopped:
+            rnd, stops = stopped[0]
+            page.locator(f'tr[data-round="{rnd}"] button.stops').click()
+            page.wait_for_function(
+                f"!document.querySelector('tr[data-round=\"{rnd}\"] button.stops')"
+            )
+            text = page.locator(f'tr[data-round="{rnd}"]').inner_text()
+            assert all(task in text for task in stops)
+        shot(page, "2b-run-decisions")
 
         page.goto(base)
         ready(page)

@@ -86,7 +86,9 @@ def test_runs_list_and_run_pages(api: Api) -> None:
     assert p0["selected"] == {"vote": True}
     decisions = api.data("decisions", {"run": "a", "page": "1"})
     assert [d["round"] for d in decisions["decisions"]] == list(range(20, 25))
-    assert [list(s) for s in decisions["decisions"][0]["stops"]] == [["p1", "no gain"]]
+    assert (decisions["decisions"][0]["scheduled"], decisions["decisions"][0]["stopped"]) == (1, 1)
+    stops = api.data("stops", {"run": "a", "round": "3"})
+    assert stops["stops"] == [{"task_id": "p1", "reason": "no gain"}]
 
 
 def test_stats_match_the_rows(api: Api) -> None:

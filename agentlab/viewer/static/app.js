@@ -174,10 +174,19 @@ async function runPage(runId) {
   };
   const decisions = async (page) => {
     const d = await load("decisions", { run: runId, page });
-    decBox.replaceChildren(d.decisions.length ? table(["round", "policy", "scheduled", "stopped", "stops (first 20)", "stop all"],
-      d.decisions.map((x) => h("tr", {}, td(x.round, "num"), td(x.policy), td(x.scheduled, "num"), td(x.stopped, "num"),
-        td(x.stops.map(([t, why]) => t + ": " + (typeof why === "string" ? why : JSON.stringify(why))).join("; ")),
-        td(fmt.bool(x.stop_all))))) : h("p", { class: "muted" }, "This run's policy made no recorded decisions (uniform allocation)."),
+    const stopsCell = (x) => {
+      const cell = h("td", {});
+      if (!x.stopped) return cell;
+      cell.append(h("button", { class: "stops", onclick: async () => {
+        const s = await load("stops", { run: runId, round: x.round });
+        cell.replaceChildren(s.stops.map((r) => r.task_id + ": " + (typeof r.reason === "string" ? r.reason : JSON.stringify(r.reason))).join("; ") +
+          (s.more ? " …" : ""));
+      } }, "show"));
+      return cell;
+    };
+    decBox.replaceChildren(d.decisions.length ? table(["round", "policy", "scheduled", "stopped", "stopped problems and why", "stop all"],
+      d.decisions.map((x) => h("tr", { "data-round": x.round }, td(x.round, "num"), td(x.policy), td(x.scheduled, "num", "scheduled"),
+        td(x.stopped, "num", "stopped"), stopsCell(x), td(fmt.bool(x.stop_all))))) : h("p", { class: "muted" }, "This run's policy made no recorded decisions (uniform allocation)."),
     ...(d.decisions.length ? [pager(d.page, d.more, decisions)] : []));
   };
   const stats = async () => {
