@@ -36,6 +36,7 @@ def is_loopback(host: str) -> bool:
 
 class _Handler(BaseHTTPRequestHandler):
     api: Api
+    bound_host: str
     quiet = True
 
     def _send(self, reply: Reply) -> None:
@@ -49,7 +50,18 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(reply.body)
 
+    def _host_allowed(self) -> bool:
+        """On loopback, answer only requests addressed to loopback: a web page elsewhere that
+        rebinds its own DNS name to 127.0.0.1 must not read the store."""
+        if not is_loopback(self.bound_host):
+            return True
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+        return is_loopback(host)
+
     def do_GET(self) -> None:
+        if not self._host_allowed():
+            self._send(Reply(403, "text/plain", b"this viewer answers loopback addresses only"))
+            return
         url = urlsplit(self.path)
         path = url.path
         if path in ("/", "/index.html"):
@@ -76,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def make_server(api: Api, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
     """A server bound to ``host:port`` (port 0 picks a free one); call serve_forever()."""
-    handler = type("Handler", (_Handler,), {"api": api})
+    handler = type("Handler", (_Handler,), {"api": api, "bound_host": host})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server

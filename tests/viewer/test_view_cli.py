@@ -44,6 +44,16 @@ def test_view_binds_loopback_by_default(tmp_path: Path) -> None:
         port = re.search(r":(\d+)/", seen).group(1)  # type: ignore[union-attr]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=30) as resp:
             assert json.loads(resp.read())["runs"] == []
+        # A page on another site that rebinds its name to 127.0.0.1 gets nothing.
+        rebound = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/runs", headers={"Host": f"evil.example:{port}"}
+        )
+        try:
+            urllib.request.urlopen(rebound, timeout=30)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 403
+        else:
+            raise AssertionError("a request for another host name was answered")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
