@@ -155,7 +155,10 @@ def runs_list(db: ReadOnlyStore, params: dict[str, str]) -> dict[str, Any]:
 def get_run(db: ReadOnlyStore, run_id: str) -> Row:
     row = db.one("SELECT * FROM run WHERE id = :r", r=run_id)
     if row is None:
-        raise NotFoundError(f"run {run_id!r} is not in this store; the runs list shows what is")
+        raise NotFoundError(
+            f"run {run_id!r} is not in this store; see the runs list or "
+            '`agentlab sql "select id, name from run"`'
+        )
     return row
 
 
