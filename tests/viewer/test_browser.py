@@ -181,9 +181,18 @@ def test_static_report_opens_without_a_server(
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.returncode == 0, done.stderr
+    loaded: list[str] = []
+    page.on("request", lambda r: loaded.append(r.url.rsplit("/data/", 1)[-1])
+            if "/data/" in r.url else None)
     page.goto((out / "index.html").as_uri())
     ready(page)
     assert page.locator("h1").inner_text() == "Run view-a"
+    _plots_drawn(page)
+    # Shards load on demand: the run page fetched its own parts, no problem or trajectory.
+    assert sorted(n.split("~3f")[0] for n in loaded) == [
+        "cost.svg", "coverage.svg", "decisions", "problems", "run", "stats"
+    ]
+    assert len(list((out / "data").glob("trajectory~3f*.js"))) == 4
     (spent,) = _sql(real_store, "select spent_usd from run where id = 'view-a'")[0]
     assert _cell(page, "spent") == _usd(spent)
     page.get_by_role("link", name=PROBLEMS[0]).click()
