@@ -18,7 +18,7 @@ from typing import Protocol
 
 from agentlab.config import AdaptivePolicyConfig
 from agentlab.coordinator import fan_out
-from agentlab.errors import BudgetExceededError
+from agentlab.errors import BudgetExceededError, ScopeBudgetExceededError
 from agentlab.run.allocation import TaskCaps
 from agentlab.run.env import INFRA_ERRORS, RunEnv, describe, first_leaf
 from agentlab.run.rounds import run_rounds
@@ -157,6 +157,13 @@ class _Batch:
                 return
         try:
             error = await _attempts(env, self.pipeline, task_id, sample)
+        except* ScopeBudgetExceededError as group:
+            # The problem's child ledger refused a call or exec: stop this sample, not the run.
+            error, reason = None, describe(first_leaf(group))
+            self.capped[task_id] = reason
+            await env.store.set_trajectory(
+                env.run_id, task_id, sample, status="capped", error=reason
+            )
         finally:
             if self.caps is not None:
                 await self.caps.release(task_id, held)

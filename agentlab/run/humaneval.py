@@ -17,7 +17,6 @@ from typing import Literal
 
 from agentlab.agent.chat import Chat
 from agentlab.agent.replies import python_block
-from agentlab.errors import SandboxError
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import Sandbox
 from agentlab.run.env import RunEnv
@@ -200,13 +199,8 @@ class HumanEvalPipeline:
         """Run the hidden tests on the completion (HumanEval's runner, one warm sandbox)."""
         problem = self.problems[candidate.task_id]
         grader = await self._warm_grader()
-        items = [("0", he.program(problem, candidate.patch))]
-        batch = f"{he.BATCH_PATH}.{candidate.task_id.replace('/', '_')}.{candidate.sample}"
-        await grader.write_file(batch, he.batch_json(items, 10.0, 1))
-        done = await grader.exec(["python3", he.RUNNER_PATH, batch], timeout=60)
-        verdict = he.parse_results(done.stdout).get("0")
-        if verdict is None:
-            raise SandboxError(f"HumanEval runner gave no verdict (exit {done.exit_code})")
+        name = f"{candidate.task_id.replace('/', '_')}.{candidate.sample}"
+        verdict = await he.grade_one(grader, problem, candidate.patch, name)
         # Also an evaluation row, so `agentlab budget fit RUN` reads this run like any other.
         await EvalStore(self.env.store.store).record(
             self.env.run_id,

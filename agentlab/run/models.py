@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentlab.agent.chat import Chat, ModelChat
+from agentlab.budget.cost import SandboxPrices
 from agentlab.config import ExperimentConfig, RoleName, check_endpoint_names
 from agentlab.errors import ConfigError
 from agentlab.llm import (
@@ -27,6 +28,7 @@ from agentlab.llm import (
     load_pricing,
     open_client,
 )
+from agentlab.llm.budget import ComputeMeter
 from agentlab.llm.factory import client_for
 from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice, default_pricing_path, price_for
 from agentlab.llm.scripted import Rule
@@ -55,6 +57,14 @@ class Models:
     limit: asyncio.Semaphore
     meter: Meter = field(default_factory=Meter)
     endpoints: dict[str, EndpointConfig] = field(default_factory=dict)
+    sandbox_cpu_hour_usd: float | None = None  # from the pricing table; None = not charged
+
+    def compute_meter(self) -> ComputeMeter | None:
+        """What charges the run's sandbox time to its ledger (None when it is unpriced)."""
+        if self.sandbox_cpu_hour_usd is None:
+            return None
+        prices = SandboxPrices(self.sandbox_cpu_hour_usd)
+        return ComputeMeter(self.ledger, lambda cpu_s: prices.price(cpu_s).usd)
 
     def model_names(self) -> str:
         """Which model plays which role, for the output (``editing=scripted ...``)."""
@@ -109,6 +119,7 @@ async def open_models(
     *,
     pricing: Path | None,
     spent_usd: float,
+    task_spent_usd: Mapping[str, float] | None = None,
     cache: ResponseCache | None,
     recorder: CallRecorder | None,
     scripted_rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
@@ -116,7 +127,14 @@ async def open_models(
     """Open a client for every endpoint a role uses; all are closed on exit."""
     pricing = pricing or default_pricing_path()
     table = load_pricing(pricing) if pricing is not None else None
-    ledger = BudgetLedger(config.budget.cap_usd, spent_usd=spent_usd)
+    # One child ledger per problem under the run's: budget.per_task_usd is as hard as cap_usd.
+    ledger = BudgetLedger(
+        config.budget.cap_usd,
+        spent_usd=spent_usd,
+        scope_cap_usd=config.budget.per_task_usd,
+        scope_spent_usd=task_spent_usd,
+    )
+    replay = config.cache == "replay"
     used = sorted({m.endpoint for m in config.roles().values()})
     clients: dict[str, LLMClient] = {}
     async with contextlib.AsyncExitStack() as stack:
@@ -127,14 +145,25 @@ async def open_models(
                 clients[name] = _scripted_client(
                     endpoint, scripted_rules(endpoint), price, ledger, cache, recorder
                 )
+                clients[name].replay = replay
                 continue
             clients[name] = await stack.enter_async_context(
-                open_client(endpoint, price=price, ledger=ledger, cache=cache, recorder=recorder)
+                open_client(
+                    endpoint,
+                    price=price,
+                    ledger=ledger,
+                    cache=cache,
+                    recorder=recorder,
+                    replay=replay,
+                )
             )
         if not clients:
             raise ConfigError("models: no role resolves to an endpoint; set models.default")
         limit = asyncio.Semaphore(config.concurrency.llm_calls)
-        yield Models(config, clients, ledger, limit, endpoints=endpoints)
+        sandbox_price = table.sandbox_cpu_hour_usd if table is not None else None
+        yield Models(
+            config, clients, ledger, limit, endpoints=endpoints, sandbox_cpu_hour_usd=sandbox_price
+        )
 
 
 def _scripted_client(

@@ -2,9 +2,11 @@
 
 A completion is correct when its test program (prompt + completion + test +
 ``check(entry_point)``) exits 0 within the timeout. Many programs run per exec in one warm
-sandbox, each in its own process, session and scratch directory, as an unprivileged user under
-its own timeout and limits; the root-owned runner reports results on its own stdout, which the
-programs cannot reach.
+sandbox, each in its own process, session and scratch directory, as an unprivileged uid that
+no other program in that sandbox ever gets, under its own timeout and limits. Afterwards every
+process of that uid is killed (however it detached) and its files are deleted, whether it
+passed, failed or timed out. The root-owned runner reports results on its own stdout, which
+the programs cannot reach.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agentlab.errors import DatasetError
+from agentlab.errors import DatasetError, SandboxError
+from agentlab.protocols import Sandbox
 
 RUNNER_PATH = "/opt/agentlab/he_runner.py"
 BATCH_PATH = "/opt/agentlab/he_batch.json"
@@ -87,11 +90,29 @@ def pass_at_ks(
 
 
 RUNNER = r"""
-import json, os, resource, signal, subprocess, sys, tempfile
+import fcntl, json, os, resource, signal, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 
 spec = json.load(open(sys.argv[1]))
 timeout = spec["timeout"]
+UID_FILE = "/opt/agentlab/he_next_uid"
+FIRST_UID = 100000
+# Where an unprivileged program can leave files (everything else is root's).
+SHARED = [d for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock") if os.path.isdir(d)]
+
+
+def next_uid():
+    # A fresh uid per program for the sandbox's whole life, across batches (a warm grader runs
+    # many one-program batches): a program can never share a uid with any other.
+    with open(UID_FILE, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        text = fh.read().strip()
+        uid = int(text) if text else FIRST_UID
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(uid + 1))
+    return uid
 
 
 def dropper(uid):
@@ -110,34 +131,93 @@ def limits():
     resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
 
 
-def run(item):
-    index, (key, prog) = item
-    uid = 20000 + index  # one user per program: programs cannot signal or read each other
-    work = tempfile.mkdtemp(prefix="he-")
-    os.chown(work, uid, uid)
-    path = os.path.join(work, "prog.py")
-    with open(path, "w") as fh:
-        fh.write(prog)
-    proc = subprocess.Popen(
-        [sys.executable, path], cwd=work, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=dropper(uid),
-        env={"PATH": "/usr/bin:/bin", "HOME": work, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    try:
-        code = proc.wait(timeout=timeout)
-        verdict = "passed" if code == 0 else "failed"
-    except subprocess.TimeoutExpired:
-        verdict = "timed out"
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # whatever the program left behind
-    except ProcessLookupError:
-        pass
-    proc.wait()
+def processes_of(uid):
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat("/proc/" + name).st_uid != uid:
+                continue
+            with open("/proc/%s/stat" % name) as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue  # a zombie holds nothing; its parent (or tini) reaps it
+        except OSError:
+            continue
+        found.append(int(name))
+    return found
+
+
+def reap(uid, work):
+    # Kill every process of the uid, however it detached (setsid, double fork), then delete
+    # every file it owns where it could write.
+    for _ in range(200):
+        pids = processes_of(uid)
+        if not pids:
+            break
+        child = os.fork()
+        if child == 0:  # kill(-1) as the uid: every process it may signal, in one call
+            try:
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
     subprocess.run(["rm", "-rf", work])
+    for top in SHARED:
+        subprocess.run(["find", top, "-xdev", "-user", str(uid), "-delete"],
+                       stderr=subprocess.DEVNULL)
+
+
+def run(item):
+    key, prog = item
+    uid = next_uid()  # one user per program: programs cannot signal or read each other
+    work = tempfile.mkdtemp(prefix="he-")
+    proc = None
+    try:
+        os.chown(work, uid, uid)
+        path = os.path.join(work, "prog.py")
+        with open(path, "w") as fh:
+            fh.write(prog)
+        proc = subprocess.Popen(
+            [sys.executable, path], cwd=work, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=dropper(uid),
+            env={"PATH": "/usr/bin:/bin", "HOME": work, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        try:
+            code = proc.wait(timeout=timeout)
+            verdict = "passed" if code == 0 else "failed"
+        except subprocess.TimeoutExpired:
+            verdict = "timed out"
+    finally:
+        reap(uid, work)  # on every path: passed, failed, timed out, or an error here
+        if proc is not None:
+            proc.wait()
     return key, verdict
 
 
 with ThreadPoolExecutor(spec["parallel"]) as pool:
-    results = dict(pool.map(run, enumerate(spec["items"])))
+    results = dict(pool.map(run, spec["items"]))
 print("AGENTLAB_HE_RESULTS " + json.dumps(results), flush=True)
 """
+
+
+async def grade_one(sandbox: Sandbox, problem: Problem, completion: str, name: str) -> str:
+    """Grade one completion in a warm sandbox that holds :data:`RUNNER` at :data:`RUNNER_PATH`.
+
+    Returns ``passed`` | ``failed`` | ``timed out``. The program runs as a uid no other program
+    in this sandbox ever had, and every process and file of that uid is gone afterwards.
+    """
+    batch = f"{BATCH_PATH}.{name}"
+    await sandbox.write_file(batch, batch_json([("0", program(problem, completion))], 10.0, 1))
+    done = await sandbox.exec(["python3", RUNNER_PATH, batch], timeout=60)
+    verdict = parse_results(done.stdout).get("0")
+    if verdict is None:
+        raise SandboxError(f"HumanEval runner gave no verdict (exit {done.exit_code})")
+    return verdict

@@ -48,17 +48,17 @@ def test_unknown_run_and_empty_store(tmp_path: Path, page: Any) -> None:
 def test_older_schema_gets_a_clear_page(tmp_path: Path, page: Any) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     st = open_store(url)
-    # What an agentlab of schema 1 left behind: no (run, problem, sample) index on llm_call.
+    # What an agentlab of schema 2 left behind: no (run, problem, sample) index on llm_call.
     st.call(lambda s: s.exec(text("DROP INDEX ix_llm_call_run_task")))  # type: ignore[call-overload]
     st.call(lambda s: s.exec(  # type: ignore[call-overload]
-        text("UPDATE schema_info SET value = '1' WHERE key = 'schema_version'")
+        text("UPDATE schema_info SET value = '2' WHERE key = 'schema_version'")
     ))
     st.close()
     with serve(url) as base:
         page.goto(base)
         ready(page)
         message = page.locator("#error").inner_text()
-        assert "schema version 1, older than this agentlab's" in message
+        assert "schema version 2, older than this agentlab's" in message
         assert "migrate it once" in message
         _no_trace(page)
         shot(page, "error-old-schema")
