@@ -97,9 +97,13 @@ def serve(url: str) -> Iterator[str]:
         db.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Headless Debian chromium under Playwright, with a fresh profile."""
+    """Headless Debian chromium under Playwright, with a fresh profile.
+
+    Module-scoped: Playwright's sync API keeps an event loop marked running in this thread
+    while it is started, which would break any asyncio test that ran after it in the session.
+    """
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         _unavailable(f"no chromium at {CHROMIUM}: apt-get install chromium")
     try:
