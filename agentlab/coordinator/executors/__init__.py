@@ -30,7 +30,13 @@ def make_executor(config: ExecutorConfig | str = "local") -> Executor:
         known = ", ".join(sorted(EXECUTORS))
         raise ConfigError(f"executor {name!r}: unknown (known: {known})")
     module, _, attr = target.partition(":")
-    factory = getattr(importlib.import_module(module), attr)
+    try:
+        factory = getattr(importlib.import_module(module), attr)
+    except ImportError as exc:  # an optional SDK (ray) not installed
+        raise ConfigError(
+            f"executor {name!r}: {exc.name or exc} is not installed;"
+            f" pip install 'agentlab[{name}]'"
+        ) from exc
     executor: Executor = factory() if isinstance(spec, str) else factory(spec)
     return executor
 
