@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentlab.agent.agent_records import AgentLimits
+from agentlab.agent.external import ExternalConfig
 from agentlab.errors import ConfigError
 from agentlab.sandbox.config import DockerConfig, SandboxConfig
 from agentlab.scoring.selectors import SelectorConfig, VoteConfig
@@ -273,6 +274,10 @@ class ExperimentConfig(_Config):
     agent: AgentLimits = Field(
         AgentLimits(),
         description="The tool-calling agent's limits and mode (used by `dataset.kind: swe-agent`).",
+    )
+    external: ExternalConfig = Field(
+        ExternalConfig(),
+        description="Your own agent program (used by `dataset.kind: external`; docs/agent.md).",
     )
     store: str = Field("sqlite:///agentlab.db", description="Result store URL.")
 
