@@ -351,9 +351,7 @@ asyncio.run(main())
 """
 
 
-def _create_forwarder(
-    client: docker.DockerClient, spec: SandboxSpec, net: str, name: str
-) -> None:
+def _create_forwarder(client: docker.DockerClient, spec: SandboxSpec, net: str, name: str) -> None:
     api = client.api
     socket_path = PurePosixPath(spec.proxy_socket or "")
     with _mapped("creating the sandbox's proxy network"):

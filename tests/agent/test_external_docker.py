@@ -210,3 +210,28 @@ async def test_sandbox_reaches_only_the_proxy_and_the_cap_holds(
     assert len(rows) == 1 and rows[0].usd == pytest.approx(run.usd) and run.usd <= 0.003
     assert run.diff  # the first reply's fix was applied before the cap stopped it
     assert _leftovers(run_id) == []
+
+
+async def test_cancelled_run_removes_sandbox_forwarder_and_network(
+    client: LLMClient, docker_backend: Any, base_image: str, run_id: str
+) -> None:
+    started = asyncio.Event()
+
+    async def prepare(sandbox: Any) -> None:
+        assert len(_leftovers(run_id)) == 3  # sandbox, forwarder, network: all labelled
+        started.set()
+
+    spec = SandboxSpec(image=base_image, run_id=run_id)
+    config = ExternalConfig(command="sleep 120")
+    context = CallContext(run_id="run-x", role="external", task_id="t")
+    run = asyncio.create_task(
+        run_external(
+            client, docker_backend.open, spec, config,
+            task="wait", context=context, repo_dir="/", prepare=prepare,
+        )
+    )  # fmt: skip
+    await started.wait()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert _leftovers(run_id) == []
