@@ -42,6 +42,8 @@ class ProcessProvider:
     async def remove_image(self, tag: str) -> bool:
         return False
 
-    async def reap(self, run_id: str | None = None) -> list[str]:
+    async def reap(
+        self, run_id: str | None = None, *, ttl_s: float | None = None, everything: bool = False
+    ) -> list[str]:
         """Nothing to reap: each temp dir is removed when its sandbox closes."""
         return []

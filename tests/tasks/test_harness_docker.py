@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from agentlab.cli.eval import DockerImages
-from agentlab.cli.eval_run import SWERun, run_swe
+from agentlab.coordinator.evaluation.swe import SWERun, run_swe
+from agentlab.coordinator.kinds.swe_data import ProviderImages
 from agentlab.store import open_store
 from agentlab.store.eval_store import EvalStore
 from agentlab.tasks.harness import EvalConfig, InstanceImages
@@ -54,7 +54,7 @@ async def _run(
         from agentlab.sandbox.docker import DockerBackend
 
         summary = await run_swe(
-            run, DockerBackend(), InstanceImages(DockerImages(), config), EvalStore(store)
+            run, DockerBackend(), InstanceImages(ProviderImages(), config), EvalStore(store)
         )
         rows = {r.model_name: r for r in await EvalStore(store).outcomes(run_id)}
     finally:

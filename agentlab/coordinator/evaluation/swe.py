@@ -1,4 +1,4 @@
-"""Running an SWE-style evaluation: the wiring behind ``agentlab eval``.
+"""Running an SWE-style evaluation (``agentlab eval`` on the ``swe`` kind).
 
 Loads the dataset and predictions, skips what the store says is finished (resume), fans the
 rest out through the coordinator, persists each graded prediction the moment it is done
@@ -7,16 +7,18 @@ rest out through the coordinator, persists each graded prediction the moment it 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentlab.coordinator.evaluation.base import EvalOutcome, EvalProgress, EvalRequest
+from agentlab.coordinator.evaluation.records import evaluation_record
 from agentlab.coordinator.fanout import fan_out
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.errors import DatasetError
-from agentlab.protocols import SandboxBackend
-from agentlab.store.eval_store import EvalStore, EvaluationRecord
+from agentlab.protocols import SandboxBackend, SandboxProvider
+from agentlab.store.eval_store import EvalStore
 from agentlab.tasks import grading, reports
 from agentlab.tasks.harness import EvalConfig, EvalResult, InstanceImages, evaluate, regrade
 from agentlab.tasks.predictions import GOLD, Prediction, gold_predictions, load_predictions
@@ -79,33 +81,6 @@ def select_predictions(run: SWERun) -> tuple[list[Prediction], list[LoadProblem]
     return chosen, problems
 
 
-def _record(
-    pred: Prediction, result: EvalResult, report: dict[str, Any] | None
-) -> EvaluationRecord:
-    g = result.grade
-    tests = []
-    if g.tests_status:
-        for category, block in g.tests_status.items():
-            for t in block["success"]:
-                tests.append((t, category, g.statuses.get(t, "MISSING"), True))
-            for t in block["failure"]:
-                tests.append((t, category, g.statuses.get(t, "MISSING"), False))
-    return EvaluationRecord(
-        instance_id=pred.instance_id,
-        model_name=pred.model_name,
-        sample=pred.sample,
-        outcome=g.outcome,
-        resolved=g.resolved,
-        patch_applied=g.patch_applied,
-        patch_sha=hashlib.sha256((pred.patch or "").encode()).hexdigest() if pred.patch else "",
-        error=g.detail or None,
-        report=report,
-        tests=tests,
-        attempts=result.attempts,
-        duration_s=result.duration_s,
-    )
-
-
 async def run_swe(
     run: SWERun,
     backend: SandboxBackend,
@@ -143,7 +118,16 @@ async def run_swe(
             reports.write_instance_logs(log_dir, result.logs, report)
         elif report is not None:
             reports.write_atomic(log_dir / "report.json", _json(report))
-        await store.record(cfg.run_id, _record(pred, result, report))
+        await store.record(
+            cfg.run_id,
+            evaluation_record(
+                pred,
+                result.grade,
+                report=report,
+                attempts=result.attempts,
+                duration_s=result.duration_s,
+            ),
+        )
         summary.ran += 1
         if progress:
             progress(pred, result)
@@ -213,3 +197,45 @@ def _json(report: dict[str, Any]) -> str:
     import json
 
     return json.dumps(report, indent=4)
+
+
+# Images kept after a run at each --cache-level (the rest are removed with --clean).
+DROP_ABOVE = {"none": ("env", "instance"), "base": ("env", "instance"), "env": ("instance",)}
+
+
+async def evaluate_swe(
+    request: EvalRequest, provider: SandboxProvider, store: EvalStore, progress: EvalProgress
+) -> EvalOutcome:
+    """``agentlab eval`` on SWE-style data: grade, write reports, clean images if asked."""
+    data = resolve_dataset(request.dataset, offline=request.offline)
+    run = SWERun(
+        data,
+        request.predictions,
+        request.config,
+        request.report_dir,
+        request.max_workers,
+        request.instance_ids,
+        request.rewrite_reports,
+    )
+    builder = ProviderImages(provider)
+    images = InstanceImages(builder, request.config)
+    pending, _ = select_predictions(run)
+    progress.begin(len(pending))
+
+    def on(_pred: Prediction, result: EvalResult) -> None:
+        progress.advance(result.grade.resolved, result.grade.outcome == grading.ERROR)
+
+    summary = await run_swe(run, provider.backend(), images, store, on)
+    outcome = EvalOutcome()
+    outcome.notes += [f"[yellow]skipped[/] {problem}" for problem in summary.problems]
+    for model, report in summary.reports.items():
+        outcome.notes.append(
+            f"{model}: resolved {report['resolved_instances']}/{report['submitted_instances']}"
+            f" (unresolved {report['unresolved_instances']},"
+            f" empty {report['empty_patch_instances']},"
+            f" errors {report['error_instances']}); skipped as finished: {summary.skipped}"
+        )
+    outcome.lines += [str(path) for path in summary.report_paths]
+    if request.clean:  # without --clean, built images stay cached for the next run
+        await builder.clean(DROP_ABOVE.get(request.cache_level, ()))
+    return outcome
