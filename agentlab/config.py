@@ -258,6 +258,12 @@ class ExperimentConfig(_Config):
     context: ContextConfig = ContextConfig()
     budget: BudgetConfig = BudgetConfig()
     concurrency: ConcurrencyConfig = ConcurrencyConfig()
+    cache: Literal["replay", "bypass"] = Field(
+        "replay",
+        description="replay: answer a request identical to an earlier one in the store (same"
+        " prompt, parameters and sample index, any run) from the response cache, billed $0 and"
+        " recorded as a replay with its original cost; bypass: always ask the model.",
+    )
     sandbox: SandboxConfig = Field(
         DockerConfig(), description="Sandbox provider: `type: docker` (default) or `process`."
     )

@@ -116,7 +116,10 @@ class CallRecorder(Protocol):
         attempts: int,
         cache_hit: bool,
         error: str | None,
-    ) -> None: ...
+        replayed_usd: float = 0.0,
+    ) -> None:
+        """``replayed_usd``: for a cache hit, what the replayed answer cost when it was made."""
+        ...
 
 
 class ExecRecorder(Protocol):

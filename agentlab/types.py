@@ -113,6 +113,9 @@ class SandboxSpec(Record):
     workdir: str = "/"
     ttl_s: float = 3600.0
     output_cap_bytes: int = 4 * 1024 * 1024
+    # RLIMIT_FSIZE for every exec and what it starts: the engine's root layer has no quota
+    # on overlay2 over ext4, so this per-file cap is what keeps a test from filling the disk.
+    file_size_mb: int = Field(default=1024, gt=0)
     env: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
 

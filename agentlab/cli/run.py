@@ -36,20 +36,27 @@ def run_command(
         str | None,
         typer.Option(help="Sandbox provider, overriding the config's `sandbox:` (e.g. process)."),
     ] = None,
+    bypass_cache: Annotated[
+        bool,
+        typer.Option(
+            "--bypass-cache",
+            help="Ask the model even when the store holds an answer (same as cache=bypass).",
+        ),
+    ] = False,
 ) -> None:
     """Sample k trajectories per problem, iterate with execution feedback, grade, report."""
     from agentlab.coordinator.launch import new_request, resumed_request
 
     args = list(args or [])
     if resume is not None:
-        if args:
+        if args or bypass_cache:
             raise ConfigError("--resume RUN takes no config or overrides; the run keeps its own")
         st = open_store(store)
         request = resumed_request(st, resume)
     else:
         if not args:
             raise ConfigError("give an experiment config: agentlab run configs/experiments/X.yaml")
-        path, overrides = Path(args[0]), args[1:]
+        path, overrides = Path(args[0]), args[1:] + (["cache=bypass"] if bypass_cache else [])
         config = load_experiment(path, overrides)
         st = open_store(store or config.store)
         request = new_request(config, path, run_id)

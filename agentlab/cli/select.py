@@ -19,13 +19,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agentlab.budget.cost import SandboxPrices
 from agentlab.cli.select_report import print_report
+from agentlab.coordinator.env import first_leaf
+from agentlab.coordinator.sandboxes import SandboxPool
 from agentlab.coordinator.selection import Models, ProblemResult, SelectionConfig, score_run
 from agentlab.coordinator.selection_report import build_report, write_predictions
 from agentlab.coordinator.selection_sources import import_sources
-from agentlab.errors import ConfigError
+from agentlab.errors import BudgetExceededError, ConfigError
+from agentlab.llm.budget import BudgetLedger, ComputeMeter
+from agentlab.llm.pricing import default_pricing_path, load_pricing
 from agentlab.scoring.llm import ModelRole
 from agentlab.store import Store, open_store
+from agentlab.store.run_store import RunStore
 from agentlab.store.scoring_store import ScoringStore
 from agentlab.tasks.harness import EvalConfig, InstanceImages
 
@@ -38,11 +44,27 @@ StoreOpt = Annotated[
 ]
 
 
+def sandbox_meter(ledger: BudgetLedger) -> ComputeMeter | None:
+    """Sandbox time on ``ledger`` at the pricing table's CPU-hour price (None: unpriced)."""
+    path = default_pricing_path()
+    rate = load_pricing(path).sandbox_cpu_hour_usd if path is not None else None
+    if rate is None:
+        return None
+    prices = SandboxPrices(rate)
+    return ComputeMeter(ledger, lambda cpu_s: prices.price(cpu_s).usd)
+
+
 @contextlib.asynccontextmanager
 async def _models(
-    store: Store, run_id: str, path: str | None, names: dict[str, str | None], logprobs: bool
+    store: Store,
+    run_id: str,
+    path: str | None,
+    names: dict[str, str | None],
+    logprobs: bool,
+    ledger: BudgetLedger,
 ) -> AsyncIterator[Models]:
-    """Open one LLM client per named endpoint; calls are recorded in ``llm_call`` by role."""
+    """Open one LLM client per named endpoint, all on the selection run's ``ledger`` (its hard
+    cap); calls are recorded in ``llm_call`` by role."""
     wanted = {role: name for role, name in names.items() if name}
     if not wanted:
         yield Models()
@@ -59,7 +81,9 @@ async def _models(
             known = ", ".join(sorted(endpoints))
             raise ConfigError(f"--{role}-model {name!r}: not in {path} (endpoints: {known})")
     recorder = StoreCallRecorder(store)
-    async with open_clients(endpoints, set(wanted.values()), recorder=recorder) as clients:
+    async with open_clients(
+        endpoints, set(wanted.values()), ledger=ledger, recorder=recorder
+    ) as clients:
         roles: dict[str, ModelRole] = {}
         for role, name in wanted.items():
             client = clients[name]
@@ -91,6 +115,13 @@ def select_command(
     max_sandboxes: Annotated[int, typer.Option(min=1, help="Containers at once.")] = 4,
     test_timeout: Annotated[float, typer.Option(min=1, help="Seconds per test run.")] = 60.0,
     grade: Annotated[bool, typer.Option(help="Grade ungraded candidates (hidden tests).")] = True,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Hard cap in USD for this selection run: model calls and sandbox time.",
+        ),
+    ] = None,
     sandbox: Annotated[
         str | None, typer.Option(help="Sandbox provider: docker (default) or process.")
     ] = None,
@@ -114,6 +145,8 @@ def select_command(
         await scoring.ensure_run(
             run_id, kind="select", name=run_id, config={"from": sources, **names}
         )
+        # Resumed selection runs start their ledger from what they already spent.
+        ledger = BudgetLedger(budget, spent_usd=await RunStore(st).spent_usd(run_id))
         added = await import_sources(scoring, run_id, sources)
         console.print(f"[dim]{run_id}: {added} candidates added from {len(sources)} sources[/]")
 
@@ -124,24 +157,34 @@ def select_command(
                 f"{result.tests} valid tests; picks {picks}"
             )
 
+        sandboxes = SandboxPool(
+            provider.backend(), max_sandboxes, st, run_id, meter=sandbox_meter(ledger)
+        )
         try:
-            async with _models(st, run_id, models, names, logprobs) as roles:
+            async with _models(st, run_id, models, names, logprobs, ledger) as roles:
                 await score_run(
                     scoring,
                     run_id,
                     data,
-                    provider.backend(),
+                    sandboxes,
                     InstanceImages(ProviderImages(provider), eval_config),
                     eval_config=eval_config,
                     config=config,
                     models=roles,
                     on_problem=done,
                 )
-        except BaseException:
-            await scoring.finish_run(run_id, "interrupted")
+        except BaseException as exc:
+            leaf = first_leaf(exc)
+            capped = isinstance(leaf, BudgetExceededError)
+            status = "budget_exhausted" if capped else "interrupted"
+            await scoring.finish_run(run_id, status, spent_usd=ledger.spent_usd)
+            if capped and leaf is not exc:
+                raise leaf from exc  # one line for the user, not a task group's traceback
             raise
         report = await build_report(scoring, run_id)
-        await scoring.finish_run(run_id, "finished", report.total.selected)
+        await scoring.finish_run(
+            run_id, "finished", report.total.selected, spent_usd=ledger.spent_usd
+        )
         print_report(report, run_id, Console())
 
     try:

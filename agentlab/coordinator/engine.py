@@ -21,7 +21,7 @@ from agentlab.coordinator.env import INFRA_ERRORS, RunEnv, describe, first_leaf
 from agentlab.coordinator.executors import make_executor
 from agentlab.coordinator.kinds.base import Pipeline, TaskKind
 from agentlab.coordinator.rounds import run_rounds
-from agentlab.errors import BudgetExceededError
+from agentlab.errors import BudgetExceededError, ScopeBudgetExceededError
 from agentlab.protocols import Executor
 from agentlab.store.run_store import RunState
 from agentlab.store.run_tables import Trajectory, candidate_of, candidate_row
@@ -173,6 +173,13 @@ class _Batch:
                 )
         try:
             error = await _attempts(env, self.pipeline, task_id, sample)
+        except* ScopeBudgetExceededError as group:
+            # The problem's child ledger refused a call or exec: stop this sample, not the run.
+            error, reason = None, describe(first_leaf(group))
+            self.capped[task_id] = reason
+            await env.store.set_trajectory(
+                env.run_id, task_id, sample, status="capped", error=reason
+            )
         finally:
             if self.caps is not None:
                 await self.caps.release(task_id, held)

@@ -110,17 +110,24 @@ async def run_env(
     )
     await reap_leftovers(provider, run_id)
     state = await runs.load(run_id)
-    spent = await runs.spent_usd(run_id)
+    by_task = await runs.spend_by_task(run_id)
     async with open_models(
         config,
         endpoints,
         pricing=pricing,
-        spent_usd=spent,
+        spent_usd=sum(by_task.values()),
+        task_spent_usd=by_task,
         cache=StoreResponseCache(store),
         recorder=StoreCallRecorder(store),
         scripted_rules=rules,
     ) as models:
-        pool = SandboxPool(provider.backend(), config.concurrency.sandboxes, store, run_id)
+        pool = SandboxPool(
+            provider.backend(),
+            config.concurrency.sandboxes,
+            store,
+            run_id,
+            meter=models.compute_meter(),
+        )
         yield RunEnv(run_id, config, runs, models, pool, state, progress or NoProgress(), provider)
 
 

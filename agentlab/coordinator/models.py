@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentlab.agent.chat import Chat, ModelChat
+from agentlab.budget.cost import SandboxPrices
 from agentlab.config import ExperimentConfig, RoleName, check_endpoint_names
 from agentlab.errors import ConfigError
 from agentlab.llm import (
@@ -27,6 +28,7 @@ from agentlab.llm import (
     load_pricing,
     open_client,
 )
+from agentlab.llm.budget import ComputeMeter
 from agentlab.llm.factory import client_for
 from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice, default_pricing_path, price_for
 from agentlab.llm.scripted import Rule
@@ -56,6 +58,14 @@ class Models:
     limit: asyncio.Semaphore
     meter: Meter = field(default_factory=Meter)
     endpoints: dict[str, EndpointConfig] = field(default_factory=dict)
+    sandbox_cpu_hour_usd: float | None = None  # from the pricing table; None = not charged
+
+    def compute_meter(self) -> ComputeMeter | None:
+        """What charges the run's sandbox time to its ledger (None when it is unpriced)."""
+        if self.sandbox_cpu_hour_usd is None:
+            return None
+        prices = SandboxPrices(self.sandbox_cpu_hour_usd)
+        return ComputeMeter(self.ledger, lambda cpu_s: prices.price(cpu_s).usd)
 
     def model_names(self) -> str:
         """Which model plays which role, for the output (``editing=scripted ...``)."""
@@ -132,6 +142,7 @@ async def open_clients(
     cache: ResponseCache | None = None,
     recorder: CallRecorder | None = None,
     scripted_rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
+    replay: bool = False,
 ) -> AsyncIterator[dict[str, LLMClient]]:
     """One priced client per endpoint name (the one way agentlab assembles clients).
 
@@ -149,9 +160,17 @@ async def open_clients(
                 clients[name] = _scripted_client(
                     endpoint, scripted_rules(endpoint), price, ledger, cache, recorder
                 )
+                clients[name].replay = replay
                 continue
             clients[name] = await stack.enter_async_context(
-                open_client(endpoint, price=price, ledger=ledger, cache=cache, recorder=recorder)
+                open_client(
+                    endpoint,
+                    price=price,
+                    ledger=ledger,
+                    cache=cache,
+                    recorder=recorder,
+                    replay=replay,
+                )
             )
         yield clients
 
@@ -163,12 +182,21 @@ async def open_models(
     *,
     pricing: Path | None,
     spent_usd: float,
+    task_spent_usd: Mapping[str, float] | None = None,
     cache: ResponseCache | None,
     recorder: CallRecorder | None,
     scripted_rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
 ) -> AsyncIterator[Models]:
     """Open a client for every endpoint a role uses; all are closed on exit."""
-    ledger = BudgetLedger(config.budget.cap_usd, spent_usd=spent_usd)
+    pricing = pricing or default_pricing_path()
+    table = load_pricing(pricing) if pricing is not None else None
+    # One child ledger per problem under the run's: budget.per_task_usd is as hard as cap_usd.
+    ledger = BudgetLedger(
+        config.budget.cap_usd,
+        spent_usd=spent_usd,
+        scope_cap_usd=config.budget.per_task_usd,
+        scope_spent_usd=task_spent_usd,
+    )
     used = sorted({m.endpoint for m in config.roles().values()})
     async with open_clients(
         endpoints,
@@ -178,11 +206,15 @@ async def open_models(
         cache=cache,
         recorder=recorder,
         scripted_rules=scripted_rules,
+        replay=config.cache == "replay",
     ) as clients:
         if not clients:
             raise ConfigError("models: no role resolves to an endpoint; set models.default")
         limit = asyncio.Semaphore(config.concurrency.llm_calls)
-        yield Models(config, clients, ledger, limit, endpoints=endpoints)
+        sandbox_price = table.sandbox_cpu_hour_usd if table is not None else None
+        yield Models(
+            config, clients, ledger, limit, endpoints=endpoints, sandbox_cpu_hour_usd=sandbox_price
+        )
 
 
 def _scripted_client(

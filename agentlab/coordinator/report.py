@@ -37,6 +37,7 @@ class RunReport:
     fit: PowerLaw | None = None
     stage_costs: dict[str, tuple[float, int]] = field(default_factory=dict)  # usd, tokens
     spent_usd: float = 0.0
+    replayed_usd: float = 0.0  # answers replayed from the cache: their original, unbilled cost
     predicted: tuple[float, float, float] | None = None  # point, low, high
     failed: dict[str, str] = field(default_factory=dict)
     policy: str = "uniform"
@@ -110,6 +111,7 @@ async def build_report(store: Store, run_id: str, k: int, *, cap_usd: float | No
     report.fit = _fit(report.curve)
     report.stage_costs = await runs.stage_costs(run_id)
     report.spent_usd = sum(usd for usd, _ in report.stage_costs.values())
+    report.replayed_usd = await runs.replayed_usd(run_id)
     report.failed = {t: s.error or "" for t, s in state.tasks.items() if s.status == "failed"}
     decisions = await runs.decisions(run_id)
     report.policy = decisions[0].policy if decisions else "uniform"

@@ -95,8 +95,20 @@ class TrajectoryConfig(_Config):
     max_tests: int = Field(2, ge=0, description="Tests the model may run before it must pick.")
 
 
+class DualConfig(_Config):
+    """CodeT's dual agreement over tests the model writes (function and stdin/stdout kinds)."""
+
+    type: Literal["dual"] = "dual"
+    role: Literal["verifier", "selection"] = "selection"
+    tests: int = Field(5, ge=1, description="Test scripts the model writes for the problem.")
+    cluster_outputs: bool = Field(
+        True, description="Also split consensus sets by what the tests printed per candidate."
+    )
+
+
 SelectorConfig = Annotated[
-    VoteConfig | JudgeConfig | TournamentConfig | TrajectoryConfig, Field(discriminator="type")
+    VoteConfig | JudgeConfig | TournamentConfig | TrajectoryConfig | DualConfig,
+    Field(discriminator="type"),
 ]
 
 
@@ -196,6 +208,7 @@ SELECTORS: dict[str, str] = {
     "judge": "agentlab.scoring.selectors:JudgeSelector",
     "tournament": "agentlab.scoring.selectors:TournamentSelector",
     "trajectory": "agentlab.scoring.selectors:TrajectorySelector",
+    "dual": "agentlab.scoring.dual:DualAgreementSelector",
 }
 
 
@@ -212,6 +225,7 @@ def make_selector(config: BaseModel, roles: Mapping[str, ModelRole]) -> Selector
 
 __all__ = [
     "SELECTORS",
+    "DualConfig",
     "JudgeConfig",
     "Pick",
     "SelectionInput",

@@ -22,6 +22,8 @@ UNRESOLVED = "unresolved"
 EMPTY_PATCH = "empty_patch"
 PATCH_FAILED = "patch_failed"
 TAMPERED = "tampered"
+# Strict mode: the patch's non-test code reaches for the grader (agentlab.tasks.hacking).
+SUSPICIOUS = "suspicious"
 ERROR = "error"
 
 
@@ -84,6 +86,8 @@ def instance_report(instance_id: str, g: Grade, *, patch_is_none: bool = False) 
     }
     if g.tests_status is not None:
         body["tests_status"] = g.tests_status
+    if g.outcome == SUSPICIOUS:  # not a harness key: only strict mode grades this
+        body["suspicious_reasons"] = g.detail.split("; ")
     return {instance_id: body}
 
 
@@ -95,7 +99,8 @@ def run_report(
     """The harness's run report (schema_version 2). ``outcomes`` maps instance id -> outcome.
 
     Instances without an outcome yet (not run, or interrupted) are ``incomplete``; errors are
-    neither completed nor unresolved, as in the harness.
+    neither completed nor unresolved, as in the harness. Strict mode's ``suspicious`` ones are
+    unresolved and also listed under ``suspicious_ids`` (the only key the harness lacks).
     """
     submitted = sorted(set(submitted_ids))
     by = {
@@ -104,7 +109,9 @@ def run_report(
     completed = sorted(i for i, o in outcomes.items() if o not in (ERROR, EMPTY_PATCH))
     unresolved = sorted(i for i in completed if outcomes[i] != RESOLVED)
     incomplete = sorted(i for i in submitted if i not in outcomes)
-    return {
+    suspicious = sorted(i for i, o in outcomes.items() if o == SUSPICIOUS)
+    extra = {"suspicious_ids": suspicious} if suspicious else {}  # strict mode only
+    return extra | {
         "total_instances": len(set(dataset_ids)),
         "submitted_instances": len(submitted),
         "completed_instances": len(completed),

@@ -151,17 +151,22 @@ async def test_per_task_usd_caps_a_problem(
     tmp_path: Path,
     run_id: str,
 ) -> None:
-    # The first sample (with the context stage) costs about $0.004; holding $0.0045 per
-    # sample, a $0.005 cap fits exactly one of the three samples that start together.
-    budget = {"per_task_usd": 0.005, "sample_reserve_usd": 0.0045}
+    # The first sample (with the context stage) costs about $0.004; holding $0.011 per
+    # sample, a $0.012 cap admits exactly one of the three samples that start together.
+    # Each call also reserves its worst case (prompt bytes + max_tokens) against the
+    # problem's child ledger, hence the room above the sample's real cost and one call at a
+    # time.
+    extra = {
+        "budget": {"per_task_usd": 0.012, "sample_reserve_usd": 0.011},
+        "models": {"default": {"endpoint": "scripted-http", "max_tokens": 256}},
+        "concurrency": {"llm_calls": 1, "sandboxes": 2},
+    }
     with ScriptedServer(ScriptedModel(gold_rules(mini))) as server:
-        path = write_experiment(
-            tmp_path, server.base_url, [SOLVED], k=3, n=1, extra={"budget": budget}
-        )
+        path = write_experiment(tmp_path, server.base_url, [SOLVED], k=3, n=1, extra=extra)
         request = new_request(load_experiment(path), path, run_id)
         outcome = await run_pipeline(request, store)
     assert outcome.status == "finished", outcome
-    assert 0 < _spend(store, run_id)[SOLVED] <= 0.005
+    assert 0 < _spend(store, run_id)[SOLVED] <= 0.012
     assert _samples(store, run_id) == {SOLVED: 1}
     trajs = store.call(
         lambda s: s.exec(select(Trajectory).where(Trajectory.run_id == run_id)).all()

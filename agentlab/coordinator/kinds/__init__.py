@@ -25,6 +25,7 @@ from agentlab.errors import ConfigError
 KINDS: dict[str, str] = {
     "swe": "agentlab.coordinator.kinds.swe:SWEKind",
     "humaneval": "agentlab.coordinator.kinds.humaneval:HumanEvalKind",
+    "stdio": "agentlab.coordinator.kinds.stdio:StdioKind",
 }
 
 

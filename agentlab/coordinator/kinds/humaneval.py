@@ -23,7 +23,7 @@ from agentlab.coordinator.env import RunEnv
 from agentlab.coordinator.evaluation.records import evaluation_record
 from agentlab.coordinator.kinds.base import Stage
 from agentlab.coordinator.kinds.humaneval_select import select_function_tasks
-from agentlab.errors import ConfigError, SandboxError
+from agentlab.errors import ConfigError
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import Sandbox
 from agentlab.scoring.diffs import patch_sha
@@ -249,14 +249,8 @@ class HumanEvalPipeline:
         """Run the hidden tests on the completion (HumanEval's runner, one warm sandbox)."""
         problem = self.problems[candidate.task_id]
         grader = await self._warm_grader()
-        items = [("0", he.program(problem, candidate.patch))]
-        batch = f"{he.BATCH_PATH}.{candidate.task_id.replace('/', '_')}.{candidate.sample}"
-        verdicts, done = await he.run_programs(
-            grader, items, timeout=10.0, parallel=1, batch_path=batch, install=False
-        )
-        verdict = verdicts.get("0")
-        if verdict is None:
-            raise SandboxError(f"HumanEval runner gave no verdict (exit {done.exit_code})")
+        name = f"{candidate.task_id.replace('/', '_')}.{candidate.sample}"
+        verdict = await he.grade_one(grader, problem, candidate.patch, name)
         # Also an evaluation row, so `agentlab budget fit RUN` reads this run like any other.
         prediction = Prediction(
             instance_id=candidate.task_id,
