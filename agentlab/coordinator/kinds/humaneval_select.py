@@ -2,9 +2,10 @@
 
 Every candidate completion of a problem runs against every distinct test the run's models
 wrote for it (the ``selftest`` asserts of its samples), in one warm sandbox per problem, with
-the same runner and limits as grading. Candidates are clustered by the exact set of tests they
-pass; a cluster scores ``size x tests passed`` (CodeT: Chen et al., 2022), and the best
-cluster's first candidate is the ``codet`` pick. With no tests (``sampling.n: 1`` writes
+the same runner and limits as grading. The clustering and scoring are
+:mod:`agentlab.scoring.codet` (shared with the stdin/stdout kind): candidates passing the same
+tests form a set scoring ``size x tests passed``, and the best set's first candidate is the
+``codet`` pick. With no tests (``sampling.n: 1`` writes
 none), every cluster passes zero tests and the score falls back to the cluster of identical
 completions (``patch_sha``) that is largest: a majority vote.
 
@@ -16,13 +17,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from agentlab.config import SelectionSection
 from agentlab.coordinator.env import RunEnv
 from agentlab.coordinator.fanout import fan_out
 from agentlab.coordinator.selection import run_selectors
 from agentlab.errors import SandboxError
+from agentlab.scoring.codet import ConsensusSet, consensus_sets
 from agentlab.scoring.diffs import text_sha
 from agentlab.scoring.selector import Option
 from agentlab.scoring.selectors import SelectionInput, Selector
@@ -35,29 +36,16 @@ BATCH = "/opt/agentlab/codet_batch.json"
 PARALLEL = 4
 
 
-@dataclass(frozen=True)
-class Cluster:
-    """Candidates passing the same tests; ``members`` by candidate id."""
-
-    passed: frozenset[int]
-    members: tuple[int, ...]
-
-
 def rank_clusters(
     passes: dict[int, frozenset[int]], shas: dict[int, str], tests: int
-) -> list[Cluster]:
-    """Clusters best first: size x tests passed; with no tests, by identical completion."""
-    groups: dict[tuple[frozenset[int], str], list[int]] = defaultdict(list)
-    for cid in sorted(passes):
-        key = (passes[cid], shas[cid] if tests == 0 else "")
-        groups[key].append(cid)
-    clusters = [Cluster(passed, tuple(members)) for (passed, _), members in groups.items()]
+) -> list[ConsensusSet]:
+    """CodeT's consensus sets, best first (:func:`agentlab.scoring.codet.consensus_sets`).
 
-    def order(c: Cluster) -> tuple[int, int, int]:
-        agreement = len(c.members) * len(c.passed) if tests else len(c.members)
-        return (-agreement, -len(c.members), c.members[0])
-
-    return sorted(clusters, key=order)
+    With no tests, identical completions (``patch_sha``) form the sets, so the largest group
+    of identical completions wins: a majority vote.
+    """
+    outputs = {cid: (shas[cid],) for cid in passes} if tests == 0 else None
+    return consensus_sets(passes, outputs)
 
 
 def distinct_tests(scripts: Sequence[str]) -> list[str]:
