@@ -12,7 +12,7 @@ IMPLEMENTATIONS = {"llm", "sandbox", "tasks", "scoring", "budget", "store"}
 # Foundation and packaged data: importable from anywhere, importing nothing above them.
 FOUNDATION = {"types", "errors", "protocols", "datasets", "text"}
 # Layers that may import the implementation packages, lowest first.
-UPPER = ["agent", "coordinator", "cli"]
+UPPER = ["agent", "coordinator", "viewer", "cli"]
 # A third-party SDK and the only places allowed to import it.
 SDK_OWNERS = {
     "docker": {"sandbox/docker.py"},
