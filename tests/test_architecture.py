@@ -18,6 +18,7 @@ SDK_OWNERS = {
     "docker": {"sandbox/docker.py"},
     "ray": {"executors/ray.py", "executors/distributed.py"},
     "llama_cpp": {"llm/local.py"},
+    "swebench": {"tasks/official.py"},
 }
 
 
