@@ -19,6 +19,7 @@ SDK_OWNERS = {
     "ray": {"executors/ray.py", "executors/distributed.py"},
     "llama_cpp": {"llm/local.py"},
     "swebench": {"tasks/official.py"},
+    "datasets": {"tasks/instances.py"},
 }
 
 

@@ -26,8 +26,9 @@ from agentlab.store import Store, open_store
 from agentlab.store.eval_store import EvalStore
 from agentlab.tasks import grading
 from agentlab.tasks.harness import EvalConfig, EvalResult, InstanceImages
+from agentlab.tasks.instances import hub_name, load_hub_records
 from agentlab.tasks.predictions import Prediction
-from agentlab.tasks.swebench import Dataset, load_dataset
+from agentlab.tasks.swebench import Dataset, dataset_from_records, load_dataset
 
 console = Console(stderr=True)
 
@@ -44,14 +45,17 @@ class CacheLevel(StrEnum):
     instance = "instance"
 
 
-def resolve_dataset(name: str, *, offline: bool = False) -> Dataset:
-    """``agentlab-mini`` (bundled), or a path to a dataset folder or instances file."""
+def resolve_dataset(name: str, *, offline: bool = False, split: str = "test") -> Dataset:
+    """``agentlab-mini`` (bundled), a path to a dataset folder or instances file, or a
+    Hugging Face dataset name the harness accepts (``SWE-bench/SWE-bench_Verified``, ``lite``)."""
     if name == "agentlab-mini":
         # Looked up at run time: the packaged data is its own area, built separately.
         datasets = importlib.import_module("agentlab.datasets")
         folder = Path(datasets.dataset_path("agentlab-mini"))
         return load_dataset(folder, name=name, offline=offline)
     path = Path(name)
+    if not path.exists() and hub_name(name):
+        return dataset_from_records(load_hub_records(name, split), name=name, offline=offline)
     if not path.exists():
         raise ConfigError(
             f"--dataset {name!r}: no such dataset; use agentlab-mini, humaneval, or a path to a "
@@ -189,6 +193,7 @@ def eval_command(
                     rewrite_reports,
                     report_dir,
                     offline,
+                    split=split,
                 )
             )
     finally:
@@ -207,11 +212,12 @@ async def _swe(
     rewrite: bool,
     report_dir: Path,
     offline: bool,
+    split: str = "test",
 ) -> None:
     from agentlab.cli.eval_run import SWERun, run_swe
     from agentlab.sandbox.docker import DockerBackend
 
-    data = resolve_dataset(dataset, offline=offline)
+    data = resolve_dataset(dataset, offline=offline, split=split)
     run = SWERun(data, predictions, config, report_dir, max_workers, ids, rewrite)
     builder = DockerImages()
     images = InstanceImages(builder, config)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentlab.tasks import harness_rules, official, parsers
 from agentlab.tasks.swebench import SWEInstance
 
 PASSING = ("PASSED", "XFAIL")
@@ -35,6 +36,9 @@ class Grade:
     statuses: dict[str, str] = field(default_factory=dict)
     tests_status: dict[str, dict[str, list[str]]] | None = None
     detail: str = ""
+    # The harness's infrastructure triage of a log with no valid results (report.json keys).
+    infra_failure: bool = False
+    infra_reason: str = ""
 
     @property
     def resolved(self) -> bool:
@@ -74,6 +78,31 @@ def grade(instance: SWEInstance, statuses: Mapping[str, str]) -> Grade:
     )
 
 
+def harness_grade(instance: SWEInstance, parser: str, log: str) -> Grade:
+    """Grade a finished run's whole ``test_output`` by the harness's rules (``--grading
+    swebench``): see :mod:`agentlab.tasks.harness_rules`. A log with no valid results is
+    unresolved with ``patch_successfully_applied`` false, as the harness reports it."""
+    fields = parsers.fields_for(instance, parser)
+    statuses, valid = harness_rules.status_map(log, parsers.parser_for(parser, fields))
+    if not valid:
+        found = official.classify_infra(log) if official.available() else None
+        return Grade(
+            UNRESOLVED,
+            detail="no valid test results in the log" + (f" ({found[0]})" if found else ""),
+            infra_failure=bool(found and found[1] == "environment"),
+            infra_reason=found[0] if found else "",
+        )
+    block = harness_rules.tests_status(
+        statuses, instance.fail_to_pass, instance.pass_to_pass, fields.eval_type
+    )
+    return Grade(
+        RESOLVED if harness_rules.resolved(block) else UNRESOLVED,
+        patch_applied=True,
+        statuses=statuses,
+        tests_status=block,
+    )
+
+
 def instance_report(instance_id: str, g: Grade, *, patch_is_none: bool = False) -> dict[str, Any]:
     """The harness's per-instance ``report.json`` content."""
     body: dict[str, Any] = {
@@ -81,7 +110,10 @@ def instance_report(instance_id: str, g: Grade, *, patch_is_none: bool = False) 
         "patch_exists": g.patch_exists,
         "patch_successfully_applied": g.patch_applied,
         "resolved": g.resolved,
+        "infra_failure": g.infra_failure,
     }
+    if g.infra_reason:
+        body["infra_failure_reason"] = g.infra_reason
     if g.tests_status is not None:
         body["tests_status"] = g.tests_status
     return {instance_id: body}

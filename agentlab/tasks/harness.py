@@ -241,13 +241,12 @@ async def run_in_sandbox(
         # The harness reports its own timeout as an error; strict mode grades what finished.
         grade = Grade(grading.ERROR, patch_applied=True, detail="tests timed out")
         return EvalResult(grade, logs, tests_s=ran.duration_s)
-    if config.strict:
-        raw = await sandbox.exec(["head", "-c", str(RESULTS_CAP_BYTES), reporters.RESULTS_FILE])
-        statuses = log_parsers.parse_tagged(raw.stdout, nonce)
-    else:
-        statuses = log_parsers.PARSERS[spec.log_parser](
-            log_parsers.between_markers(logs.test_output) or ""
-        )
+    if not config.strict:
+        grade = grading.harness_grade(instance, spec.log_parser, logs.test_output)
+        logs.test_results = "".join(f"{s} {t}\n" for t, s in grade.statuses.items())
+        return EvalResult(grade, logs, tests_s=ran.duration_s)
+    raw = await sandbox.exec(["head", "-c", str(RESULTS_CAP_BYTES), reporters.RESULTS_FILE])
+    statuses = log_parsers.parse_tagged(raw.stdout, nonce)
     logs.test_results = "".join(f"{s} {t}\n" for t, s in statuses.items())
     return EvalResult(grading.grade(instance, statuses), logs, tests_s=ran.duration_s)
 
@@ -278,13 +277,11 @@ def regrade(instance: SWEInstance, spec: RepoSpec, logs: EvalLogs, *, strict: bo
         return Grade(grading.TAMPERED, detail=logs.run_log.strip())
     if scripts.APPLIED_MARKER not in logs.run_log:
         return Grade(grading.PATCH_FAILED)
-    if strict:
-        statuses = {}
-        for line in logs.test_results.splitlines():
-            status, _, test = line.partition(" ")
-            if test:
-                statuses[test] = status
-    else:
-        log = log_parsers.between_markers(logs.test_output) or ""
-        statuses = log_parsers.PARSERS[spec.log_parser](log)
+    if not strict:
+        return grading.harness_grade(instance, spec.log_parser, logs.test_output)
+    statuses = {}
+    for line in logs.test_results.splitlines():
+        status, _, test = line.partition(" ")
+        if test:
+            statuses[test] = status
     return grading.grade(instance, statuses)

@@ -13,6 +13,7 @@ from functools import partial
 from agentlab.tasks import log_parsers, official
 from agentlab.tasks.harness_rules import Parse
 from agentlab.tasks.official import SpecFields
+from agentlab.tasks.swebench import SWEInstance
 
 HARNESS_PREFIX = "parse_log_"
 
@@ -28,6 +29,21 @@ def known_names() -> tuple[str, ...]:
     """Every parser name usable now, agentlab's first."""
     names = tuple(log_parsers.PARSERS)
     return names + (official.parser_names() if official.available() else ())
+
+
+def fields_for(instance: SWEInstance, parser: str = "") -> SpecFields:
+    """What a parser or the harness's grading reads from ``instance``."""
+    return SpecFields(
+        instance_id=instance.instance_id,
+        repo=instance.repo,
+        version=instance.version,
+        fail_to_pass=instance.fail_to_pass,
+        pass_to_pass=instance.pass_to_pass,
+        log_parser=parser or instance.log_parser,
+        eval_type=instance.eval_type or "pass_and_fail",
+        image=instance.image,
+        image_assets=dict(instance.image_assets),
+    )
 
 
 def parser_for(name: str, fields: SpecFields) -> Parse:
