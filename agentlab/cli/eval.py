@@ -21,7 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from agentlab.errors import ConfigError
+from agentlab.errors import ConfigError, SandboxUnavailableError
 from agentlab.store import Store, open_store
 from agentlab.store.eval_store import EvalStore
 from agentlab.tasks import grading
@@ -88,6 +88,19 @@ class DockerImages:
         self.built.append((name, tag))
         return tag
 
+    async def present(self, image: str) -> str:
+        """A current-format instance's image: here already, or pulled if a registry has it."""
+        from agentlab.sandbox.docker import image_exists, try_pull
+
+        if await asyncio.to_thread(image_exists, image):
+            return image
+        if await asyncio.to_thread(try_pull, image):
+            return image
+        raise SandboxUnavailableError(
+            f"image {image} is not present and could not be pulled; build or load it under "
+            "that name, or point --namespace at a registry that has it"
+        )
+
     async def clean(self, level: CacheLevel) -> None:
         """Remove images above the cache level (``--cache-level`` / ``--clean``)."""
         from agentlab.sandbox.docker import remove_image
@@ -118,41 +131,69 @@ def _progress_callback(
 def eval_command(
     dataset: Annotated[
         str,
-        typer.Option("--dataset", "--dataset-name", help="agentlab-mini, humaneval, or a path."),
+        typer.Option(
+            "--dataset",
+            "--dataset-name",
+            "--dataset_name",
+            "-d",
+            help="agentlab-mini, humaneval, a path, or a Hugging Face dataset name.",
+        ),
     ] = "agentlab-mini",
     predictions: Annotated[
         str,
         typer.Option(
             "--predictions",
             "--predictions-path",
+            "--predictions_path",
+            "-p",
             help="Predictions file, 'gold' or (HumanEval) 'canonical'.",
         ),
     ] = "gold",
-    split: Annotated[str, typer.Option(help="Dataset split (local datasets have one).")] = "test",
+    split: Annotated[
+        str, typer.Option("--split", "-s", help="Dataset split (local datasets have one).")
+    ] = "test",
     instance_ids: Annotated[
         list[str] | None,
         typer.Option(
-            "--instance-ids", help="Only these instances (repeatable, or space/comma separated)."
+            "--instance-ids",
+            "--instance_ids",
+            "-i",
+            help="Only these instances (repeatable, or space/comma separated).",
         ),
     ] = None,
-    max_workers: Annotated[int, typer.Option(min=1, help="Instances evaluated at once.")] = 4,
+    max_workers: Annotated[
+        int,
+        typer.Option("--max-workers", "--max_workers", min=1, help="Instances evaluated at once."),
+    ] = 4,
     timeout: Annotated[
-        float, typer.Option(min=1, help="Seconds for one instance's tests.")
+        float, typer.Option("--timeout", "-t", min=1, help="Seconds for one instance's tests.")
     ] = 1800.0,
-    run_id: Annotated[str | None, typer.Option(help="Run id; re-use it to resume.")] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", "--run_id", help="Run id; re-use it to resume.")
+    ] = None,
     cache_level: Annotated[
-        CacheLevel, typer.Option(help="Images kept after the run.")
+        CacheLevel,
+        typer.Option("--cache-level", "--cache_level", help="Images kept after the run."),
     ] = CacheLevel.env,
     clean: Annotated[
         bool, typer.Option(help="Remove images above --cache-level after the run.")
     ] = False,
     namespace: Annotated[
-        str | None, typer.Option(help="Use prebuilt <ns>/sweb.eval.x86_64.* images.")
+        str | None,
+        typer.Option(
+            help="Image namespace: prebuilt <ns>/sweb.eval.x86_64.* images, or the registry "
+            "namespace replacing the one a current-format instance's image names."
+        ),
     ] = None,
     rewrite_reports: Annotated[
-        bool, typer.Option(help="Regrade from saved logs; run nothing.")
+        bool,
+        typer.Option(
+            "--rewrite-reports", "--rewrite_reports", help="Regrade from saved logs; run nothing."
+        ),
     ] = False,
-    report_dir: Annotated[Path, typer.Option(help="Where logs and reports go.")] = Path("."),
+    report_dir: Annotated[
+        Path, typer.Option("--report-dir", "--report_dir", help="Where logs and reports go.")
+    ] = Path("."),
     grading_mode: Annotated[
         Grading,
         typer.Option("--grading", help="strict (default) or swebench (the harness, exactly)."),
@@ -220,7 +261,7 @@ async def _swe(
     data = resolve_dataset(dataset, offline=offline, split=split)
     run = SWERun(data, predictions, config, report_dir, max_workers, ids, rewrite)
     builder = DockerImages()
-    images = InstanceImages(builder, config)
+    images = InstanceImages(builder, config, builder.present)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -24,6 +24,9 @@ EMPTY_PATCH = "empty_patch"
 PATCH_FAILED = "patch_failed"
 TAMPERED = "tampered"
 ERROR = "error"
+# Outcomes the harness writes no report.json for; in its run report a patch that did not
+# apply is an error (the instance raised), like an infrastructure failure.
+UNGRADED = (ERROR, EMPTY_PATCH, PATCH_FAILED)
 
 
 @dataclass
@@ -123,25 +126,35 @@ def run_report(
     dataset_ids: Iterable[str],
     submitted_ids: Iterable[str],
     outcomes: Mapping[str, str],
+    failure_reasons: Mapping[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The harness's run report (schema_version 2). ``outcomes`` maps instance id -> outcome.
 
-    Instances without an outcome yet (not run, or interrupted) are ``incomplete``; errors are
-    neither completed nor unresolved, as in the harness.
+    Instances without an outcome yet (not run, or interrupted) are ``incomplete``; errors
+    (and patches that did not apply) are neither completed nor unresolved, as in the harness.
     """
     submitted = sorted(set(submitted_ids))
     by = {
-        k: sorted(i for i, o in outcomes.items() if o == k) for k in (RESOLVED, ERROR, EMPTY_PATCH)
+        k: sorted(i for i, o in outcomes.items() if o == k) for k in (RESOLVED, EMPTY_PATCH)
     }
-    completed = sorted(i for i, o in outcomes.items() if o not in (ERROR, EMPTY_PATCH))
+    by[ERROR] = sorted(i for i, o in outcomes.items() if o in (ERROR, PATCH_FAILED))
+    completed = sorted(i for i, o in outcomes.items() if o not in UNGRADED)
     unresolved = sorted(i for i in completed if outcomes[i] != RESOLVED)
     incomplete = sorted(i for i in submitted if i not in outcomes)
+    # The harness's infra triage of unresolved and errored instances: (reason, tier) by id.
+    reasons = {
+        i: r for i, r in (failure_reasons or {}).items() if i in unresolved or i in by[ERROR]
+    }
+    infra = sorted(i for i, (_, tier) in reasons.items() if tier == "environment")
+    ambiguous = sorted(i for i, (_, tier) in reasons.items() if tier != "environment")
     return {
         "total_instances": len(set(dataset_ids)),
         "submitted_instances": len(submitted),
         "completed_instances": len(completed),
         "resolved_instances": len(by[RESOLVED]),
         "unresolved_instances": len(unresolved),
+        "infra_failure_instances": len(infra),
+        "ambiguous_failure_instances": len(ambiguous),
         "empty_patch_instances": len(by[EMPTY_PATCH]),
         "error_instances": len(by[ERROR]),
         "completed_ids": completed,
@@ -150,6 +163,9 @@ def run_report(
         "submitted_ids": submitted,
         "resolved_ids": by[RESOLVED],
         "unresolved_ids": unresolved,
+        "infra_failure_ids": infra,
+        "ambiguous_failure_ids": ambiguous,
+        "failure_reasons": {i: reasons[i][0] for i in sorted(reasons)},
         "error_ids": by[ERROR],
         "schema_version": 2,
     }

@@ -1,0 +1,118 @@
+"""Evaluating a current-format instance: its own eval script, in its own image.
+
+The instance names its image (pulled when missing, or renamed by ``--namespace``), carries its
+``eval_script`` and names its log parser. The patch is applied with the harness's fallbacks
+(:func:`agentlab.tasks.scripts.apply_script`), ``image_assets`` are staged and restored just
+before the test-output marker (as the harness does), the script runs with stderr folded into
+stdout (the harness reads one stream), and the log is graded with the named parser by the
+harness's rules. The grading mode is recorded per instance in ``run_instance.log``:
+``harness-parser`` here; strict mode's tamper checks still apply before anything runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from typing import TYPE_CHECKING
+
+from agentlab.protocols import Sandbox
+from agentlab.tasks import grading, scripts
+from agentlab.tasks.grading import Grade
+from agentlab.tasks.harness_rules import EXIT_CODE_MARKER, EXIT_CODE_VAR
+from agentlab.tasks.log_parsers import END_MARKER, START_MARKER
+from agentlab.tasks.predictions import Prediction
+from agentlab.tasks.swebench import SWEInstance
+
+if TYPE_CHECKING:
+    from agentlab.tasks.harness import EvalConfig, EvalResult
+
+ASSETS_DIR = "/opt/agentlab/image_assets"
+HARNESS_MODE = "harness-parser"
+
+
+def official_image(instance: SWEInstance, namespace: str | None) -> str:
+    """The instance's image; ``namespace`` replaces the registry namespace it names."""
+    if not namespace or "/" not in instance.image:
+        return instance.image
+    return f"{namespace}/{instance.image.split('/', 1)[1]}"
+
+
+def prepare_script(instance: SWEInstance, restore: list[str]) -> str:
+    """The instance's eval script with the harness's two additions: the test command's exit
+    code recorded after the end marker, and asset-restore commands before the start marker."""
+    lines = instance.eval_script.strip().split("\n")
+    out: list[str] = []
+    for line in lines:
+        if START_MARKER in line and restore:
+            out += restore
+            restore = []
+        if END_MARKER in line:
+            out += [f"{EXIT_CODE_VAR}=$?", line, f'echo "{EXIT_CODE_MARKER}: ${EXIT_CODE_VAR}"']
+            continue
+        out.append(line)
+    return "\n".join(out + restore) + "\n"
+
+
+def _fetch(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:
+            data: bytes = resp.read()
+            return data
+    except (OSError, ValueError):
+        return None
+
+
+async def stage_assets(sandbox: Sandbox, instance: SWEInstance) -> tuple[list[str], str]:
+    """Copy the instance's ``image_assets`` in; the restore commands and a log line."""
+    restore: list[str] = []
+    notes = ""
+    for key in ("test_patch", "patch"):
+        for entry in instance.image_assets.get(key) or []:
+            path, url = entry.get("path"), entry.get("url")
+            if not path:
+                continue
+            data = await asyncio.to_thread(_fetch, url) if url else None
+            if data is None:
+                notes += f"asset {path}: not available from {url!r}\n"
+                continue
+            flat = path.replace("/", "__")
+            await sandbox.write_file(f"{ASSETS_DIR}/{flat}", data)
+            restore.append(f"mkdir -p $(dirname {path}) && cp {ASSETS_DIR}/{flat} {path}")
+    return restore, notes
+
+
+async def run_current(
+    sandbox: Sandbox, instance: SWEInstance, prediction: Prediction, config: EvalConfig
+) -> EvalResult:
+    """Apply the patch, run the instance's eval script and grade with its parser."""
+    from agentlab.tasks.harness import EvalLogs, EvalResult, stage_files
+
+    patch = prediction.patch or ""
+    restore, notes = await stage_assets(sandbox, instance)
+    script = prepare_script(instance, restore)
+    logs = EvalLogs(patch=patch, eval_sh=script, run_log=f"grading: {HARNESS_MODE}\n" + notes)
+    await stage_files(
+        sandbox,
+        {
+            scripts.PATCH_FILE: (patch if patch.endswith("\n") else patch + "\n", 0o644),
+            f"{scripts.WORK}/apply.sh": (scripts.apply_script(), 0o644),
+            f"{scripts.WORK}/eval.sh": (script, 0o644),
+        },
+    )
+    applied = await sandbox.exec(["bash", f"{scripts.WORK}/apply.sh"], timeout=300)
+    logs.run_log += applied.stdout + applied.stderr
+    if not applied.ok:
+        return EvalResult(Grade(grading.PATCH_FAILED, detail="patch failed to apply"), logs)
+    ran = await sandbox.exec(
+        ["bash", "-c", f"bash {scripts.WORK}/eval.sh 2>&1"], timeout=config.timeout + 60
+    )
+    logs.test_output = ran.stdout + ran.stderr
+    logs.run_log += f"tests: exit={ran.exit_code} timed_out={ran.timed_out} " + (
+        f"seconds={ran.duration_s:.2f}\n"
+    )
+    if ran.timed_out:
+        grade = Grade(grading.ERROR, patch_applied=True, detail="tests timed out")
+        return EvalResult(grade, logs, tests_s=ran.duration_s)
+    grade = grading.harness_grade(instance, instance.log_parser, logs.test_output)
+    logs.test_results = "".join(f"{s} {t}\n" for t, s in grade.statuses.items())
+    return EvalResult(grade, logs, tests_s=ran.duration_s)
