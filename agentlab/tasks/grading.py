@@ -134,9 +134,7 @@ def run_report(
     (and patches that did not apply) are neither completed nor unresolved, as in the harness.
     """
     submitted = sorted(set(submitted_ids))
-    by = {
-        k: sorted(i for i, o in outcomes.items() if o == k) for k in (RESOLVED, EMPTY_PATCH)
-    }
+    by = {k: sorted(i for i, o in outcomes.items() if o == k) for k in (RESOLVED, EMPTY_PATCH)}
     by[ERROR] = sorted(i for i, o in outcomes.items() if o in (ERROR, PATCH_FAILED))
     completed = sorted(i for i, o in outcomes.items() if o not in UNGRADED)
     unresolved = sorted(i for i in completed if outcomes[i] != RESOLVED)

@@ -157,7 +157,6 @@ async def _agentlab(
 ) -> dict[str, Any]:
     from agentlab.sandbox.docker import DockerBackend
 
-    root.mkdir(parents=True, exist_ok=True)
     cfg = EvalConfig(run_id=run_id, timeout=300, strict=strict)
     store = open_store(f"sqlite:///{root / f'{run_id}.db'}")
     builder = DockerImages()
@@ -201,6 +200,7 @@ async def test_strict_mode_agrees_on_well_behaved_predictions(
     preds = _predictions(tmp_path)
     old = _subset(resolve_dataset("agentlab-mini"))
     for model, path in preds.items():
+        (tmp_path / model).mkdir()
         harness = await _agentlab(
             load_dataset(current, offline=True), path, run_id + "-h", tmp_path / model, strict=False
         )
