@@ -11,6 +11,7 @@ format, must agree on every well-behaved prediction.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -69,8 +70,6 @@ def _subset(data: Dataset) -> Dataset:
 @pytest.fixture(scope="module")
 def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Current-format instances whose images exist locally under the names they give."""
-    import asyncio
-
     import docker
 
     from agentlab.sandbox.docker import image_exists
@@ -157,6 +156,7 @@ async def _agentlab(
 ) -> dict[str, Any]:
     from agentlab.sandbox.docker import DockerBackend
 
+    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     cfg = EvalConfig(run_id=run_id, timeout=300, strict=strict)
     store = open_store(f"sqlite:///{root / f'{run_id}.db'}")
     builder = DockerImages()
@@ -209,3 +209,42 @@ async def test_strict_mode_agrees_on_well_behaved_predictions(
         s = strict[f"{model}.{run_id}-s.json"]
         for key in ("resolved_ids", "unresolved_ids", "empty_patch_ids", "error_ids"):
             assert s[key] == h[key], (model, key)
+
+
+def _activated(current: Path, tmp_path: Path) -> Path:
+    activate = (
+        "export PYTHONPATH=/opt/conda/envs/testbed/lib; export PYTEST_ADDOPTS='-q'; cd /; "
+        "cd /testbed"
+    )
+    rows = [json.loads(line) for line in current.read_text().splitlines()]
+    for row in rows:
+        row["eval_script"] = row["eval_script"].replace("cd /testbed\n", activate + "\n", 1)
+    path = tmp_path / "activated.jsonl"
+    write_jsonl(rows, path)
+    return path
+
+
+def _graded_strictly(logs: Path, ids: list[str]) -> None:
+    for iid in ids:
+        run_log = (logs / iid / "run_instance.log").read_text()
+        assert run_log.startswith("grading: strict"), iid
+        assert (logs / iid / "test_results.txt").read_text().strip(), iid
+
+
+async def test_strict_mode_on_current_format_survives_environment_activation(
+    current: Path, tmp_path: Path, run_id: str
+) -> None:
+    """Official eval scripts activate a conda environment before the markers; the reporter's
+    environment is exported after the start marker, so it survives. Simulated here by an
+    activation that rewrites PYTHONPATH and PYTEST_ADDOPTS and changes directory."""
+    data = load_dataset(_activated(current, tmp_path), offline=True)
+    for model, path in _predictions(tmp_path).items():
+        root = tmp_path / f"strict-{model}"
+        strict = await _agentlab(data, path, run_id + f"-{model}", root, strict=True)
+        harness = await _agentlab(data, path, run_id + f"-{model}h", root, strict=False)
+        s = strict[f"{model}.{run_id}-{model}.json"]
+        h = harness[f"{model}.{run_id}-{model}h.json"]
+        for key in ("resolved_ids", "unresolved_ids", "empty_patch_ids", "error_ids"):
+            assert s[key] == h[key], (model, key)
+        logs = root / "logs" / "run_evaluation" / f"{run_id}-{model}" / model
+        _graded_strictly(logs, s["completed_ids"])
