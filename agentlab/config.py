@@ -27,6 +27,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentlab.errors import ConfigError
+from agentlab.sandbox.config import DockerConfig, SandboxConfig
+from agentlab.scoring.selectors import SelectorConfig, VoteConfig
 
 ROLES = ("relevance", "ranking", "testing", "editing", "selection", "verifier")
 RoleName = Literal["relevance", "ranking", "testing", "editing", "selection", "verifier"]
@@ -43,6 +45,11 @@ class DatasetConfig(_Config):
 
     name: str = Field(
         description="Dataset: `agentlab-mini`, `humaneval`, or a SWE-bench .jsonl/.json path."
+    )
+    kind: str | None = Field(
+        None,
+        description="Task kind (`swe`, `humaneval`, ...; see agentlab.coordinator.kinds);"
+        " None = inferred from the name where exactly one kind claims it.",
     )
     split: str = Field("test", description="Split, for datasets that have several.")
     instances: tuple[str, ...] = Field((), description="Only these instance ids (empty = all).")
@@ -206,6 +213,37 @@ class ConcurrencyConfig(_Config):
     sandboxes: int = Field(2, ge=1, description="Sandboxes running at once.")
 
 
+class SelectionSection(_Config):
+    """Selection after sampling: the vote matrix, then the listed methods over the top m.
+
+    Methods come from the registry in :mod:`agentlab.scoring.selectors` (``vote``, ``judge``,
+    ``tournament``, ``trajectory``; a bare name means its defaults).
+    """
+
+    enabled: bool = Field(False, description="`agentlab run` ends with selection.")
+    methods: tuple[SelectorConfig, ...] = Field(
+        (VoteConfig(),), description="Selection methods, each run over the top m."
+    )
+    final: str | None = Field(
+        None, description="The method whose pick is the run's answer; None = the last that picked."
+    )
+    top_m: int = Field(3, ge=1, description="Candidates (by votes) the methods choose among.")
+    max_sandboxes: int = Field(4, ge=1, description="Sandboxes across all problems.")
+    sandboxes_per_problem: int = Field(2, ge=1, description="Warm sandboxes per problem.")
+    baseline_repeats: int = Field(2, ge=1, description="Runs of each test on the original code.")
+    repeats: int = Field(1, ge=1, description="Runs of each (candidate, test) cell.")
+    test_timeout_s: float = Field(60.0, gt=0, description="Seconds per test run.")
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            return [{"type": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
 class ExperimentConfig(_Config):
     """One experiment: what to run, with which models, how much compute, where to store it."""
 
@@ -220,6 +258,17 @@ class ExperimentConfig(_Config):
     context: ContextConfig = ContextConfig()
     budget: BudgetConfig = BudgetConfig()
     concurrency: ConcurrencyConfig = ConcurrencyConfig()
+    cache: Literal["replay", "bypass"] = Field(
+        "replay",
+        description="replay: answer a request identical to an earlier one in the store (same"
+        " prompt, parameters and sample index, any run) from the response cache, billed $0 and"
+        " recorded as a replay with its original cost; bypass: always ask the model.",
+    )
+    sandbox: SandboxConfig = Field(
+        DockerConfig(), description="Sandbox provider: `type: docker` (default) or `process`."
+    )
+    executor: str = Field("local", description="Executor of work items (`local`).")
+    selection: SelectionSection = SelectionSection()
     store: str = Field("sqlite:///agentlab.db", description="Result store URL.")
 
     @field_validator("endpoints", mode="before")

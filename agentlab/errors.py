@@ -17,7 +17,8 @@ Where a built-in fits, the subclass inherits it too, so ``except TimeoutError`` 
     │   │   └── LLMTimeoutError(TimeoutError)
     │   ├── FatalLLMError                  400/401/403/404: fails fast, names endpoint and cause
     │   └── MalformedResponseError         the endpoint answered with something unparseable
-    ├── BudgetExceededError                a call or a sample would pass the hard cap
+    ├── BudgetExceededError                a call or a sample would pass the run's hard cap
+    ├── ScopeBudgetExceededError           ... or one problem's cap (stops that problem only)
     ├── StoreError                         the result store failed
     │   └── ReadOnlyViolationError(PermissionError)  a write through ``agentlab sql``
     └── ReplyFormatError(ValueError)       a model reply does not follow the requested format
@@ -105,6 +106,29 @@ class BudgetExceededError(AgentlabError):
         self, message: str, *, spent_usd: float, cap_usd: float, requested_usd: float = 0.0
     ) -> None:
         super().__init__(message)
+        self.spent_usd = spent_usd
+        self.cap_usd = cap_usd
+        self.requested_usd = requested_usd
+
+
+class ScopeBudgetExceededError(AgentlabError):
+    """One problem's cap (``budget.per_task_usd``) would be passed: stop that problem, not the run.
+
+    Not a :class:`BudgetExceededError`, so the coordinator's handler for the run's cap never
+    ends a run because one problem ran out.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scope: str,
+        spent_usd: float,
+        cap_usd: float,
+        requested_usd: float = 0.0,
+    ) -> None:
+        super().__init__(message)
+        self.scope = scope
         self.spent_usd = spent_usd
         self.cap_usd = cap_usd
         self.requested_usd = requested_usd

@@ -3,16 +3,39 @@
 Implementation packages (llm, sandbox, tasks, scoring, budget, store) never import each other;
 they depend on these protocols, and the composition root (cli, coordinator) wires the real
 implementations together. This is what keeps imports pointing one way.
+
+The seams a user plugs into (each a protocol plus a registry from a config name to an
+implementation; docs/architecture.md says how to add one):
+
+- :class:`SandboxProvider` (``sandbox:`` in the experiment YAML, ``--sandbox`` on the CLI):
+  where sandboxes run, how images are prepared, how leftovers are reaped. Registry:
+  :mod:`agentlab.sandbox.providers`.
+- :class:`Executor`: runs a run's :class:`~agentlab.types.WorkItem` records (local asyncio now,
+  Ray later). Registry: :mod:`agentlab.coordinator.executors`.
+- ``TaskKind`` (``dataset.kind``): a benchmark's problems, trajectories and grading. It needs
+  the run's environment, so its protocol lives in :mod:`agentlab.coordinator.kinds.base`, with
+  the registry in :mod:`agentlab.coordinator.kinds`.
+- ``Selector`` (``selection.methods``): picks one candidate of a problem. Protocol and registry
+  in :mod:`agentlab.scoring.selectors`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from agentlab.types import CallContext, ChatRequest, ChatResponse, Cost, ExecResult, SandboxSpec
+from agentlab.types import (
+    CallContext,
+    ChatRequest,
+    ChatResponse,
+    Cost,
+    ExecResult,
+    SandboxSpec,
+    WorkItem,
+    WorkResult,
+)
 
 
 @runtime_checkable
@@ -93,7 +116,10 @@ class CallRecorder(Protocol):
         attempts: int,
         cache_hit: bool,
         error: str | None,
-    ) -> None: ...
+        replayed_usd: float = 0.0,
+    ) -> None:
+        """``replayed_usd``: for a cache hit, what the replayed answer cost when it was made."""
+        ...
 
 
 class ExecRecorder(Protocol):
@@ -108,3 +134,83 @@ class ExecRecorder(Protocol):
         result: ExecResult,
         labels: Mapping[str, str],
     ) -> None: ...
+
+
+class ImageBuilder(Protocol):
+    """Builds (or finds) an image from a parent, files and shell steps; returns its tag."""
+
+    async def __call__(
+        self,
+        *,
+        parent: str,
+        commands: Sequence[str],
+        files: Mapping[str, str],
+        network: bool,
+        name: str,
+    ) -> str: ...
+
+
+class SandboxProvider(Protocol):
+    """One place sandboxes can run: the backend, image preparation and the janitor.
+
+    Built from its config (``type`` discriminator) by :func:`agentlab.sandbox.make_provider`;
+    nothing above ``agentlab/sandbox/`` names a concrete provider.
+    """
+
+    name: str
+
+    def backend(self) -> SandboxBackend:
+        """The backend that opens this provider's sandboxes."""
+        ...
+
+    async def prepare_image(
+        self,
+        *,
+        parent: str,
+        commands: Sequence[str],
+        files: Mapping[str, str],
+        network: bool,
+        name: str,
+    ) -> str:
+        """Build (once, content-hashed) an image from a parent plus files and steps; its tag.
+
+        The signature is :class:`ImageBuilder`'s, so a provider can be handed to the
+        evaluation harness as its image builder.
+        """
+        ...
+
+    async def remove_image(self, tag: str) -> bool:
+        """Drop a prepared image (``--clean``); False when there was none."""
+        ...
+
+    async def reap(self, run_id: str | None = None) -> list[str]:
+        """Remove sandboxes a crashed or killed process left behind (one run's, or all stale)."""
+        ...
+
+
+class ItemHandler(Protocol):
+    """Does one work item to the end (its rows stored) and says how it went."""
+
+    async def __call__(self, item: WorkItem) -> WorkResult: ...
+
+
+class Executor(Protocol):
+    """Runs work items, at most ``max_workers`` at a time, and hands back their results.
+
+    Contract: every item is handed to ``handler`` exactly once per call (retries are the
+    handler's business); ``on_result`` sees each result as it finishes, in the driver
+    process, so it can persist or schedule; if one item raises, or the caller is cancelled,
+    every other item is cancelled and awaited before ``run`` returns or raises. Items and
+    results are plain records, so an executor may ship them to other processes.
+    """
+
+    name: str
+
+    async def run(
+        self,
+        items: Sequence[WorkItem],
+        handler: ItemHandler,
+        *,
+        max_workers: int,
+        on_result: Callable[[WorkResult], Awaitable[None]] | None = None,
+    ) -> list[WorkResult]: ...

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
-from agentlab.coordinator import fan_out
+from agentlab.coordinator.fanout import fan_out
 from agentlab.protocols import SandboxBackend
 from agentlab.scoring import verifiers
 from agentlab.scoring.diffs import normalise_diff, text_sha

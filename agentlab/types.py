@@ -113,6 +113,9 @@ class SandboxSpec(Record):
     workdir: str = "/"
     ttl_s: float = 3600.0
     output_cap_bytes: int = 4 * 1024 * 1024
+    # RLIMIT_FSIZE for every exec and what it starts: the engine's root layer has no quota
+    # on overlay2 over ext4, so this per-file cap is what keeps a test from filling the disk.
+    file_size_mb: int = Field(default=1024, gt=0)
     env: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
 
@@ -144,10 +147,47 @@ class TestStatus(Record):
 
 
 class Candidate(Record):
-    """A proposed solution of one task: a diff (SWE-style) or a completion, plus its test."""
+    """A proposed solution of one task, from generation through grading to selection.
+
+    ``patch`` is a diff (SWE-style) or a program / completion (function and stdin/stdout
+    tasks); ``patch_sha`` is :func:`agentlab.scoring.diffs.patch_sha` of it (normalised, so
+    two diffs differing only in whitespace or hunk offsets share it); ``test`` is the test
+    the trajectory wrote, if any. The store maps it to and from its ``candidate`` row.
+    """
 
     task_id: str
-    source: str = ""
     sample: int = 0
+    source: str = ""  # "" for a candidate of this run; run:ID or a file when imported
     patch: str = ""
-    test: str = ""
+    patch_sha: str = ""
+    test: str | None = None
+    status: str = "final"  # final | format_failure | exhausted
+    resolved: bool | None = None  # under the hidden tests, once graded
+
+
+# ----------------------------------------------------------------------- executor records
+
+
+class WorkItem(Record):
+    """One unit of a run an executor hands to a worker: a (problem, sample) of one run.
+
+    Plain data on purpose: a remote executor ships it to another process, where the worker
+    rebuilds what it needs (config, models, sandboxes) from the run id and the store.
+    """
+
+    run_id: str
+    kind: str
+    task_id: str
+    sample: int
+    attempt: int = 0
+
+
+class WorkResult(Record):
+    """What came of one :class:`WorkItem` (the stored rows hold the details)."""
+
+    run_id: str
+    task_id: str
+    sample: int
+    status: Literal["done", "error", "capped", "skipped"]
+    resolved: bool | None = None
+    error: str | None = None

@@ -32,11 +32,11 @@ from pathlib import Path
 import yaml
 
 from agentlab.config import load_experiment
-from agentlab.run.engine import execute
-from agentlab.run.launch import new_request, run_env
+from agentlab.coordinator.engine import execute
+from agentlab.coordinator.kinds.base import Stage
+from agentlab.coordinator.launch import new_request, run_env
 from agentlab.store import open_store
-from agentlab.store.run_tables import CandidateRow
-from agentlab.types import CallContext, ExecResult, Message, Record, SandboxSpec
+from agentlab.types import CallContext, Candidate, ExecResult, Message, Record, SandboxSpec
 
 
 class FastSandbox:
@@ -95,7 +95,7 @@ class BenchPipeline:
     """``steps`` x (one model call, one sandbox exec, one stored turn) per trajectory."""
 
     def __init__(self, env: object, problems: int, steps: int) -> None:
-        from agentlab.run.env import RunEnv
+        from agentlab.coordinator.env import RunEnv
 
         assert isinstance(env, RunEnv)
         self.env = env
@@ -109,10 +109,10 @@ class BenchPipeline:
     def task_ids(self) -> list[str]:
         return [f"bench-{i}" for i in range(self.problems)]
 
-    def stages(self) -> tuple[str, ...]:
-        return ("editing", "grading")
+    def stages(self) -> tuple[Stage, ...]:
+        return (Stage("editing"),)
 
-    async def trajectory(self, task_id: str, sample: int) -> CandidateRow:
+    async def trajectory(self, task_id: str, sample: int) -> Candidate:
         env = self.env
         ctx = CallContext(run_id=env.run_id, task_id=task_id, sample=sample)
         chat = env.models.chat("editing", ctx)
@@ -129,9 +129,9 @@ class BenchPipeline:
                     task_id, sample, "editing", step, "EDIT", record.model_dump_json()
                 )
         env.progress.advance("editing")
-        return CandidateRow(run_id=env.run_id, task_id=task_id, sample=sample, patch="x")
+        return Candidate(task_id=task_id, sample=sample, patch="x")
 
-    async def grade(self, candidate: CandidateRow) -> bool:
+    async def grade(self, candidate: Candidate) -> bool:
         return True
 
     async def aclose(self) -> None:

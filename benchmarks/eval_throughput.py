@@ -13,7 +13,7 @@ import asyncio
 import time
 
 from agentlab.cli.eval import DockerImages, resolve_dataset
-from agentlab.coordinator import fan_out
+from agentlab.coordinator.fanout import fan_out
 from agentlab.sandbox.docker import DockerBackend
 from agentlab.tasks import scripts
 from agentlab.tasks.harness import EvalConfig, EvalResult, InstanceImages, evaluate, run_in_sandbox

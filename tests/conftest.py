@@ -86,3 +86,16 @@ def _containers_of(run_id: str) -> list[str]:
 def containers_of() -> Callable[[str], list[str]]:
     """Ids of containers (running or not) labelled with a run id, via the docker CLI."""
     return _containers_of
+
+
+@pytest.fixture
+async def stdio_sandbox(
+    docker_backend: object, base_image: str, run_id: str
+) -> AsyncIterator[object]:
+    """A Docker sandbox sized for two 256 MB stdin/stdout programs at a time."""
+    from agentlab.sandbox.docker import DockerBackend
+
+    assert isinstance(docker_backend, DockerBackend)
+    spec = SandboxSpec(image=base_image, run_id=run_id, cpus=2.0, memory_mb=1024, pids_limit=256)
+    async with docker_backend.open(spec) as sb:
+        yield sb

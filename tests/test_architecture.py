@@ -12,11 +12,11 @@ IMPLEMENTATIONS = {"llm", "sandbox", "tasks", "scoring", "budget", "store"}
 # Foundation and packaged data: importable from anywhere, importing nothing above them.
 FOUNDATION = {"types", "errors", "protocols", "datasets"}
 # Layers that may import the implementation packages, lowest first.
-UPPER = ["agent", "coordinator", "selection_runner", "run", "executors", "cli"]
+UPPER = ["agent", "coordinator", "selection_runner", "cli"]
 # A third-party SDK and the only places allowed to import it.
 SDK_OWNERS = {
     "docker": {"sandbox/docker.py"},
-    "ray": {"executors/ray.py", "executors/distributed.py"},
+    "ray": {"coordinator/executors/ray.py"},
     "llama_cpp": {"llm/local.py"},
     "swebench": {"tasks/official.py"},
     "datasets": {"tasks/instances.py"},

@@ -103,7 +103,7 @@ def demo_command(
 ) -> None:
     """Repeated sampling with a real local model (coverage vs k), then the SWE pipeline."""
     from agentlab.cli.run import execute_run
-    from agentlab.run.launch import new_request
+    from agentlab.coordinator.launch import new_request
 
     local_path, swe_path = write_configs(folder, k, problems)
     store = open_store(f"sqlite:///{folder}/demo.db")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from agentlab.coordinator import fan_out
+from agentlab.coordinator.fanout import fan_out
 from agentlab.errors import DatasetError, SandboxError
 from agentlab.protocols import SandboxBackend
 from agentlab.store.eval_store import EvalStore, EvaluationRecord

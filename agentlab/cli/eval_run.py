@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentlab.coordinator import fan_out
+from agentlab.coordinator.fanout import fan_out
 from agentlab.errors import DatasetError
 from agentlab.protocols import SandboxBackend
 from agentlab.store.eval_store import EvalStore, EvaluationRecord

@@ -32,20 +32,27 @@ def run_command(
         str | None,
         typer.Option(envvar="AGENTLAB_STORE", help="Store URL (default: the config's `store`)."),
     ] = None,
+    bypass_cache: Annotated[
+        bool,
+        typer.Option(
+            "--bypass-cache",
+            help="Ask the model even when the store holds an answer (same as cache=bypass).",
+        ),
+    ] = False,
 ) -> None:
     """Sample k trajectories per problem, iterate with execution feedback, grade, report."""
-    from agentlab.run.launch import new_request, resumed_request
+    from agentlab.coordinator.launch import new_request, resumed_request
 
     args = list(args or [])
     if resume is not None:
-        if args:
+        if args or bypass_cache:
             raise ConfigError("--resume RUN takes no config or overrides; the run keeps its own")
         st = open_store(store)
         request = resumed_request(st, resume)
     else:
         if not args:
             raise ConfigError("give an experiment config: agentlab run configs/experiments/X.yaml")
-        path, overrides = Path(args[0]), args[1:]
+        path, overrides = Path(args[0]), args[1:] + (["cache=bypass"] if bypass_cache else [])
         config = load_experiment(path, overrides)
         st = open_store(store or config.store)
         request = new_request(config, path, run_id)
@@ -57,10 +64,10 @@ def run_command(
 
 async def execute_run(request: object, st: Store, out: Console) -> str:
     """Run with progress bars, then print the summary table; returns the run's status."""
-    from agentlab.run.display import NEXT_SQL, RichProgress, summary_table
-    from agentlab.run.env import RunEnv
-    from agentlab.run.launch import RunRequest, run_pipeline
-    from agentlab.run.report import build_report
+    from agentlab.coordinator.display import NEXT_SQL, RichProgress, summary_table
+    from agentlab.coordinator.env import RunEnv
+    from agentlab.coordinator.launch import RunRequest, run_pipeline
+    from agentlab.coordinator.report import build_report
     from agentlab.sandbox import make_backend
 
     assert isinstance(request, RunRequest)

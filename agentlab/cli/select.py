@@ -19,12 +19,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agentlab.budget.cost import SandboxPrices
 from agentlab.cli.select_report import build_report, print_report, write_predictions
-from agentlab.errors import ConfigError
+from agentlab.coordinator.env import first_leaf
+from agentlab.coordinator.sandboxes import SandboxPool
+from agentlab.errors import BudgetExceededError, ConfigError
+from agentlab.llm.budget import BudgetLedger, ComputeMeter
+from agentlab.llm.pricing import default_pricing_path, load_pricing
 from agentlab.scoring.diffs import patch_sha
 from agentlab.scoring.llm import ModelRole
 from agentlab.selection_runner import Models, ProblemResult, SelectionConfig, score_run
 from agentlab.store import Store, open_store
+from agentlab.store.run_store import RunStore
 from agentlab.store.scoring_store import ImportedCandidate, ScoringStore, copy_run_candidates
 from agentlab.tasks.harness import EvalConfig, InstanceImages
 from agentlab.tasks.predictions import Prediction, load_predictions
@@ -59,6 +65,16 @@ async def import_sources(scoring: ScoringStore, run_id: str, sources: list[str])
     return added
 
 
+def sandbox_meter(ledger: BudgetLedger) -> ComputeMeter | None:
+    """Sandbox time on ``ledger`` at the pricing table's CPU-hour price (None: unpriced)."""
+    path = default_pricing_path()
+    rate = load_pricing(path).sandbox_cpu_hour_usd if path is not None else None
+    if rate is None:
+        return None
+    prices = SandboxPrices(rate)
+    return ComputeMeter(ledger, lambda cpu_s: prices.price(cpu_s).usd)
+
+
 def _read_predictions(path: Path) -> list[Prediction]:
     if not path.exists():
         raise ConfigError(f"--from {path}: not run:ID and no such predictions file")
@@ -67,9 +83,15 @@ def _read_predictions(path: Path) -> list[Prediction]:
 
 @contextlib.asynccontextmanager
 async def _models(
-    store: Store, run_id: str, path: str | None, names: dict[str, str | None], logprobs: bool
+    store: Store,
+    run_id: str,
+    path: str | None,
+    names: dict[str, str | None],
+    logprobs: bool,
+    ledger: BudgetLedger,
 ) -> AsyncIterator[Models]:
-    """Open one LLM client per named endpoint; calls are recorded in ``llm_call`` by role."""
+    """Open one LLM client per named endpoint, all on the selection run's ``ledger`` (its hard
+    cap); calls are recorded in ``llm_call`` by role."""
     wanted = {role: name for role, name in names.items() if name}
     if not wanted:
         yield Models()
@@ -77,7 +99,7 @@ async def _models(
     if path is None:
         raise ConfigError("--selection-model/--judge-model/--pairwise-model need --models FILE")
     from agentlab.llm import load_endpoints, open_client
-    from agentlab.llm.pricing import default_pricing_path, load_pricing, price_for
+    from agentlab.llm.pricing import price_for
     from agentlab.store.llm_log import StoreCallRecorder
 
     endpoints = {e.name: e for e in load_endpoints(path)}
@@ -93,7 +115,7 @@ async def _models(
         for role, name in wanted.items():
             cfg = endpoints[name]
             client = await stack.enter_async_context(
-                open_client(cfg, price=price_for(cfg, table), recorder=recorder)
+                open_client(cfg, price=price_for(cfg, table), ledger=ledger, recorder=recorder)
             )
             label = "selection" if role == "selection" else f"verifier_{role}"
             roles[role] = ModelRole(client.generate, cfg.model, label, run_id=run_id)
@@ -123,6 +145,13 @@ def select_command(
     max_sandboxes: Annotated[int, typer.Option(min=1, help="Containers at once.")] = 4,
     test_timeout: Annotated[float, typer.Option(min=1, help="Seconds per test run.")] = 60.0,
     grade: Annotated[bool, typer.Option(help="Grade ungraded candidates (hidden tests).")] = True,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Hard cap in USD for this selection run: model calls and sandbox time.",
+        ),
+    ] = None,
 ) -> None:
     """Pool candidates, vote with their generated tests, verify, select, and report."""
     from agentlab.cli.eval import DockerImages, resolve_dataset
@@ -143,6 +172,8 @@ def select_command(
         await scoring.ensure_run(
             run_id, kind="select", name=run_id, config={"from": sources, **names}
         )
+        # Resumed selection runs start their ledger from what they already spent.
+        ledger = BudgetLedger(budget, spent_usd=await RunStore(st).spent_usd(run_id))
         added = await import_sources(scoring, run_id, sources)
         console.print(f"[dim]{run_id}: {added} candidates added from {len(sources)} sources[/]")
 
@@ -153,24 +184,34 @@ def select_command(
                 f"{result.tests} valid tests; picks {picks}"
             )
 
+        sandboxes = SandboxPool(
+            DockerBackend(), max_sandboxes, st, run_id, meter=sandbox_meter(ledger)
+        )
         try:
-            async with _models(st, run_id, models, names, logprobs) as roles:
+            async with _models(st, run_id, models, names, logprobs, ledger) as roles:
                 await score_run(
                     scoring,
                     run_id,
                     data,
-                    DockerBackend(),
+                    sandboxes,
                     InstanceImages(DockerImages(), eval_config),
                     eval_config=eval_config,
                     config=config,
                     models=roles,
                     on_problem=done,
                 )
-        except BaseException:
-            await scoring.finish_run(run_id, "interrupted")
+        except BaseException as exc:
+            leaf = first_leaf(exc)
+            capped = isinstance(leaf, BudgetExceededError)
+            status = "budget_exhausted" if capped else "interrupted"
+            await scoring.finish_run(run_id, status, spent_usd=ledger.spent_usd)
+            if capped and leaf is not exc:
+                raise leaf from exc  # one line for the user, not a task group's traceback
             raise
         report = await build_report(scoring, run_id)
-        await scoring.finish_run(run_id, "finished", report.total.selected)
+        await scoring.finish_run(
+            run_id, "finished", report.total.selected, spent_usd=ledger.spent_usd
+        )
         print_report(report, run_id, Console())
 
     try:

@@ -10,7 +10,7 @@ This package never imports ``agentlab.store``: the cache and the call recorder a
 protocols (``agentlab.protocols``), wired by the CLI or coordinator.
 """
 
-from agentlab.llm.budget import BudgetLedger
+from agentlab.llm.budget import BudgetLedger, ComputeMeter
 from agentlab.llm.client import LLMClient, request_key
 from agentlab.llm.config import (
     AnthropicEndpoint,
@@ -29,6 +29,7 @@ from agentlab.llm.scripted import Fault, Rule, ScriptedModel
 __all__ = [
     "AnthropicEndpoint",
     "BudgetLedger",
+    "ComputeMeter",
     "EndpointConfig",
     "Fault",
     "LLMClient",

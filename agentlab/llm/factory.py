@@ -50,11 +50,18 @@ async def open_client(
     ledger: BudgetLedger | None = None,
     cache: ResponseCache | None = None,
     recorder: CallRecorder | None = None,
+    replay: bool = True,
 ) -> AsyncIterator[LLMClient]:
     """An :class:`LLMClient` for ``config``; its backend (and any child process) is closed after."""
     async with _backend(config) as backend:
         yield client_for(
-            backend, config, price=price, ledger=ledger, cache=cache, recorder=recorder
+            backend,
+            config,
+            price=price,
+            ledger=ledger,
+            cache=cache,
+            recorder=recorder,
+            replay=replay,
         )
 
 
@@ -66,6 +73,7 @@ def client_for(
     ledger: BudgetLedger | None = None,
     cache: ResponseCache | None = None,
     recorder: CallRecorder | None = None,
+    replay: bool = True,
 ) -> LLMClient:
     """The client wrapper around ``backend``, with ``config``'s name, limits and retries."""
     return LLMClient(
@@ -79,4 +87,7 @@ def client_for(
         ledger=ledger,
         cache=cache,
         recorder=recorder,
+        # The Messages API has no ``n``: n samples are n requests, each billing the prompt.
+        prompt_per_sample=isinstance(config, AnthropicEndpoint),
+        replay=replay,
     )

@@ -100,6 +100,12 @@ class PricingTable(BaseModel):
     version: str = Field(min_length=1)
     currency: Literal["USD"] = "USD"
     models: dict[str, ModelPrice]
+    sandbox_cpu_hour_usd: float | None = Field(
+        None,
+        ge=0,
+        description="Price of one CPU reserved by a sandbox for one hour; sandbox time is"
+        " charged to the run's ledger at this rate (None = not charged).",
+    )
 
     def price(self, key: str) -> ApiPrice | GpuPrice | CpuPrice:
         """The price for ``key``; ConfigError naming the key when it is missing."""

@@ -102,6 +102,20 @@ def with_timeout(argv: list[str], timeout: float | None) -> list[str]:
     return ["timeout", "-s", "KILL", f"{max(timeout, 0.001):.3f}", *argv]
 
 
+# prlimit sets soft and hard limits in bytes; without it, the shell's ulimit (512-byte blocks
+# in POSIX sh). Root in a container lacks CAP_SYS_RESOURCE, so nothing inside can raise it.
+_FILE_LIMIT = (
+    'if command -v prlimit >/dev/null 2>&1; then exec prlimit --fsize="$0" -- "$@"; fi; '
+    'ulimit -f $(($0 / 512)) && exec "$@"'
+)
+
+
+def with_file_limit(argv: list[str], max_mb: int) -> list[str]:
+    """Run ``argv`` under RLIMIT_FSIZE of ``max_mb`` MiB (inherited by all it starts): a write
+    past it fails with ``EFBIG`` / ``SIGXFSZ``."""
+    return ["sh", "-c", _FILE_LIMIT, str(max_mb * 1024 * 1024), *argv]
+
+
 def describe(cmd: str | Sequence[str]) -> str:
     """A one-line rendering of a command for logs and records."""
     return cmd if isinstance(cmd, str) else shlex.join(cmd)

@@ -1,4 +1,7 @@
-"""Backend configs: one model per backend, told apart by ``type``, unknown keys rejected."""
+"""Sandbox provider configs: one model per provider, told apart by ``type``, unknown keys
+rejected. The experiment YAML's ``sandbox:`` section is one of these; a new provider adds its
+config class here and to :data:`SandboxConfig` (and its module to the registry in
+:mod:`agentlab.sandbox`)."""
 
 from __future__ import annotations
 
@@ -34,4 +37,5 @@ class ProcessConfig(BaseModel):
     )
 
 
-BackendConfig = Annotated[DockerConfig | ProcessConfig, Field(discriminator="type")]
+SandboxConfig = Annotated[DockerConfig | ProcessConfig, Field(discriminator="type")]
+BackendConfig = SandboxConfig  # the earlier name

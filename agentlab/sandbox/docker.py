@@ -1,6 +1,7 @@
 """Docker backend: the only module that imports the ``docker`` SDK.
 
-Every blocking SDK call goes through ``asyncio.to_thread``; every docker/requests error is
+Every blocking SDK call runs off the event loop, on the backend's own thread pools (execs on
+one, container create/remove on another); every docker/requests error is
 mapped to :mod:`agentlab.errors` here. An exec is one ``exec_create`` + ``exec_start`` (a
 hijacked socket we read frame by frame, keeping at most the output cap) + ``exec_inspect`` —
 the same three round trips as the SDK's own ``exec_run``, so the overhead stays near the floor.
@@ -9,6 +10,7 @@ the same three round trips as the SDK's own ``exec_run``, so the overhead stays 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import io
 import logging
@@ -18,9 +20,11 @@ import tarfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 import docker.errors as derr
@@ -40,11 +44,13 @@ from agentlab.sandbox.common import (
     merged_env,
     pid_alive,
     to_argv,
+    with_file_limit,
     with_timeout,
 )
 from agentlab.types import ExecResult, SandboxSpec
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HOW_TO_START = (
     "start one with `sudo dockerd &` (Debian: `apt-get install docker.io`) or point DOCKER_HOST "
@@ -54,6 +60,8 @@ _ENGINE_ERRORS = (derr.DockerException, requests.exceptions.RequestException, OS
 _READ_CHUNK = 1 << 16
 # Files moved in or out through an exec are held in memory: bound them.
 _TRANSFER_CAP = 1 << 30
+# Threads for creating and removing containers (each call is short).
+_LIFECYCLE_THREADS = 16
 
 
 class _HostTimeout(Exception):
@@ -84,6 +92,30 @@ def connect(base_url: str | None = None, timeout: float = 60.0) -> docker.Docker
     return client
 
 
+_shared_lock = threading.Lock()
+_shared_clients: dict[str | None, docker.DockerClient] = {}
+
+
+def shared_client(base_url: str | None = None) -> docker.DockerClient:
+    """One client per engine URL for the module's helpers (gc, images), closed at exit."""
+    with _shared_lock:
+        client = _shared_clients.get(base_url)
+        if client is None:
+            if not _shared_clients:
+                atexit.register(_close_shared)
+            client = _shared_clients[base_url] = connect(base_url)
+        return client
+
+
+def _close_shared() -> None:
+    with _shared_lock:
+        clients = list(_shared_clients.values())
+        _shared_clients.clear()
+    for client in clients:
+        with contextlib.suppress(*_ENGINE_ERRORS):
+            client.close()
+
+
 @contextlib.contextmanager
 def _mapped(what: str) -> Iterator[None]:
     """Turn docker/requests errors into agentlab's, naming what we were doing."""
@@ -107,46 +139,119 @@ def _mapped(what: str) -> Iterator[None]:
 # ------------------------------------------------------------------------------ backend
 
 
+class _Resources:
+    """What a backend holds open: its client and its two thread pools. Closed exactly once."""
+
+    def __init__(self, base_url: str | None, timeout_s: float, exec_threads: int) -> None:
+        self.base_url = base_url
+        self.timeout_s = timeout_s
+        self.client: docker.DockerClient | None = None
+        self.lock = threading.Lock()
+        # Execs block a thread for as long as the command runs: they get a large pool of their
+        # own, so they never wait behind a small default executor, and create/remove get a
+        # separate one, so removing a container is never queued behind running execs.
+        self.execs = ThreadPoolExecutor(exec_threads, thread_name_prefix="agentlab-exec")
+        self.lifecycle = ThreadPoolExecutor(_LIFECYCLE_THREADS, thread_name_prefix="agentlab-life")
+
+    def connected(self) -> docker.DockerClient:
+        with self.lock:
+            if self.client is None:
+                self.client = connect(self.base_url, self.timeout_s)
+            return self.client
+
+    def close(self) -> None:
+        self.execs.shutdown(wait=False, cancel_futures=True)
+        self.lifecycle.shutdown(wait=False, cancel_futures=True)
+        with self.lock:
+            client, self.client = self.client, None
+        if client is not None:
+            with contextlib.suppress(*_ENGINE_ERRORS):
+                client.close()
+
+
 class DockerBackend:
-    """Starts sandboxes as Docker containers with limits, labels and a TTL."""
+    """Starts sandboxes as Docker containers with limits, labels and a TTL.
+
+    One SDK client per backend (its ``client_timeout_s`` bounds ordinary engine requests, never
+    an exec's wait), closed by :meth:`close` or at interpreter exit.
+    """
 
     name = "docker"
 
-    def __init__(self, base_url: str | None = None, *, exec_grace_s: float = 5.0) -> None:
-        self._base_url = base_url
-        self._client: docker.DockerClient | None = None
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        exec_grace_s: float = 5.0,
+        client_timeout_s: float = 60.0,
+        exec_threads: int = 256,
+    ) -> None:
+        self._res = _Resources(base_url, client_timeout_s, exec_threads)
+        self._closer = weakref.finalize(self, self._res.close)
         self.exec_grace_s = exec_grace_s
 
     def client(self) -> docker.DockerClient:
-        """The shared SDK client, connected on first use (blocking; call via to_thread)."""
-        with self._lock:
-            if self._client is None:
-                self._client = connect(self._base_url)
-            return self._client
+        """The shared SDK client, connected on first use (blocking; call off the loop)."""
+        return self._res.connected()
+
+    def close(self) -> None:
+        """Close the client and the thread pools (idempotent). Open sandboxes stop working."""
+        self._closer()
 
     @contextlib.asynccontextmanager
     async def open(self, spec: SandboxSpec) -> AsyncIterator[DockerSandbox]:
         """Start a container for ``spec``; it is removed however the block ends."""
-        client = await asyncio.to_thread(self.client)
-        # We name the container ourselves so that even a create cut short by cancellation
-        # leaves something we can find and remove.
+        res = self._res
+        client = await _in(res.lifecycle, self.client)
+        # We name the container ourselves and register it before creating it, so that even a
+        # create cut short by cancellation or a signal leaves something we can find and remove.
         name = f"agentlab-{uuid.uuid4().hex[:16]}"
         remove = _remover(client, name)
-        cleanup.register(name, remove)
+        if not cleanup.register(name, remove):
+            raise asyncio.CancelledError("shutting down: no new sandboxes are started")
         try:
-            cid = await asyncio.to_thread(_create, client, spec, name)
-            yield DockerSandbox(client, cid, spec, grace_s=self.exec_grace_s)
+            # Never abandon a create in its thread: a removal racing it would find nothing and
+            # the container would appear afterwards, owned by no one.
+            cid = await _uninterrupted(_in(res.lifecycle, _create_settled, client, spec, name))
+            yield DockerSandbox(client, cid, spec, grace_s=self.exec_grace_s, pool=res.execs)
         finally:
-            removal = asyncio.ensure_future(asyncio.to_thread(remove))
             try:
-                await asyncio.shield(removal)
-            except asyncio.CancelledError:
-                # Cancelled again while removing: the thread finishes the job regardless.
-                await asyncio.wait([removal])
-                raise
+                await _uninterrupted(_in(res.lifecycle, remove))
             finally:
                 cleanup.unregister(name)
+
+
+async def _in(pool: Executor, fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking ``fn`` on ``pool`` (not the loop's small default executor)."""
+    return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+
+async def _uninterrupted(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work`` to its end even if cancelled meanwhile; then re-raise the cancellation."""
+    fut = asyncio.ensure_future(work)
+    cancelled = False
+    while not fut.done():
+        try:
+            await asyncio.wait([fut])
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        if not fut.cancelled():
+            fut.exception()  # retrieved: the cancellation is what the caller sees
+        raise asyncio.CancelledError
+    return fut.result()
+
+
+def _create_settled(client: docker.DockerClient, spec: SandboxSpec, name: str) -> str:
+    if not cleanup.begin_create(name):
+        raise SandboxDiedError("shutdown began before the sandbox was started")
+    try:
+        cid = _create(client, spec, name)
+    finally:
+        wanted = cleanup.settle(name)
+    if not wanted:
+        raise SandboxDiedError("the sandbox was removed by shutdown while it started")
+    return cid
 
 
 def _remover(client: docker.DockerClient, name: str) -> Any:
@@ -158,8 +263,21 @@ def _remover(client: docker.DockerClient, name: str) -> Any:
         except derr.APIError as exc:
             if exc.status_code != 409:  # 409: removal already in progress
                 raise
+            _wait_gone(client, name)
 
     return remove
+
+
+def _wait_gone(client: docker.DockerClient, name: str, limit_s: float = 30.0) -> None:
+    """Someone else is removing the container: return once it is really gone."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        try:
+            client.api.inspect_container(name)
+        except derr.NotFound:
+            return
+        time.sleep(0.05)
+    log.warning("container %s still not gone after %.0f s", name, limit_s)
 
 
 def _create(client: docker.DockerClient, spec: SandboxSpec, name: str) -> str:
@@ -206,8 +324,15 @@ class DockerSandbox:
     """One running container. Methods are safe to call concurrently from many tasks."""
 
     def __init__(
-        self, client: docker.DockerClient, cid: str, spec: SandboxSpec, *, grace_s: float
+        self,
+        client: docker.DockerClient,
+        cid: str,
+        spec: SandboxSpec,
+        *,
+        grace_s: float,
+        pool: Executor,
     ) -> None:
+        self._pool = pool
         self._client = client
         self._api = client.api
         self._cid = cid
@@ -229,22 +354,22 @@ class DockerSandbox:
         stdin: bytes | str | None = None,
     ) -> ExecResult:
         """Run ``cmd``; see :class:`agentlab.protocols.Sandbox`."""
-        argv = with_timeout(to_argv(cmd), timeout)
+        argv = with_timeout(with_file_limit(to_argv(cmd), self.spec.file_size_mb), timeout)
         marker = uuid.uuid4().hex
         full_env = merged_env(env, {EXEC_MARKER: marker})
         data = stdin.encode() if isinstance(stdin, str) else stdin
         deadline = None if timeout is None else timeout + self._grace_s
         started = time.monotonic()
-        code, out, err = await asyncio.to_thread(self._run, argv, full_env, cwd, data, deadline)
+        code, out, err = await _in(self._pool, self._run, argv, full_env, cwd, data, deadline)
         duration = time.monotonic() - started
         timed_out = code is None or (
             timeout is not None and code in (124, 137) and duration >= timeout
         )
         if code is None:  # the in-container timeout failed us; kill the tree from here
-            await asyncio.to_thread(self._kill_marked, marker)
+            await _in(self._pool, self._kill_marked, marker)
         oom = False
         if code == 137 and not timed_out:
-            oom = await asyncio.to_thread(self._oom_happened)
+            oom = await _in(self._pool, self._oom_happened)
         return ExecResult(
             exit_code=124 if timed_out else int(code if code is not None else 124),
             stdout=out.text(),
@@ -335,7 +460,7 @@ class DockerSandbox:
 
     async def read_file(self, path: str) -> bytes:
         """The bytes of one file in the sandbox."""
-        return await asyncio.to_thread(self._read_file, path)
+        return await _in(self._pool, self._read_file, path)
 
     def _read_file(self, path: str) -> bytes:
         # Through `cat` inside the container: the engine's archive API cannot see tmpfs mounts.
@@ -354,7 +479,7 @@ class DockerSandbox:
     async def write_file(self, path: str, data: bytes | str, *, mode: int = 0o644) -> None:
         """Create or replace one file (parent directories are created)."""
         payload = data.encode() if isinstance(data, str) else data
-        await asyncio.to_thread(self._write_file, path, payload, mode)
+        await _in(self._pool, self._write_file, path, payload, mode)
 
     def _write_file(self, path: str, data: bytes, mode: int) -> None:
         target = PurePosixPath(path)
@@ -376,7 +501,7 @@ class DockerSandbox:
 
     async def copy_in(self, src: Path, dest: str) -> None:
         """Copy a host file or tree to ``dest`` (the tree's contents land in ``dest``)."""
-        await asyncio.to_thread(self._copy_in, Path(src), dest)
+        await _in(self._pool, self._copy_in, Path(src), dest)
 
     def _copy_in(self, src: Path, dest: str) -> None:
         if not src.exists():
@@ -394,7 +519,7 @@ class DockerSandbox:
 
     async def copy_out(self, src: str, dest: Path) -> None:
         """Copy a file or tree from the sandbox to ``dest`` on the host."""
-        await asyncio.to_thread(self._copy_out, src, Path(dest))
+        await _in(self._pool, self._copy_out, src, Path(dest))
 
     def _copy_out(self, src: str, dest: Path) -> None:
         top = PurePosixPath(src)
@@ -455,6 +580,11 @@ def _read_frames(
     buf = bytearray()
     need: int | None = None  # payload size of the frame being read, once its header is in
     sink = out
+    if end is None:
+        # No deadline: wait as long as the command runs. Without this the socket keeps the
+        # client's request timeout, and a command silent for that long was cut and reported
+        # as timed out.
+        raw.settimeout(None)
     while True:
         if end is not None:
             left = end - time.monotonic()
@@ -501,7 +631,7 @@ def gc(
     gone (when it was started on this host), or if it is older than ``ttl_s`` (default: the
     TTL it was labelled with). ``run_id`` limits it to one run's containers.
     """
-    client = connect(base_url)
+    client = shared_client(base_url)
     host = socket.gethostname()
     now = time.time()
     removed: list[str] = []
@@ -542,7 +672,7 @@ def _stale(
 
 def image_exists(tag: str, base_url: str | None = None) -> bool:
     """Whether the engine has an image with this tag (blocking)."""
-    client = connect(base_url)
+    client = shared_client(base_url)
     try:
         client.api.inspect_image(tag)
     except derr.ImageNotFound:
@@ -556,7 +686,7 @@ def try_pull(image: str, base_url: str | None = None) -> bool:
     """Pull ``image`` if no copy is present; False when no registry answers (blocking)."""
     if image_exists(image, base_url):
         return True
-    client = connect(base_url)
+    client = shared_client(base_url)
     try:
         client.api.pull(image)
     except _ENGINE_ERRORS as exc:
@@ -569,7 +699,7 @@ def import_rootfs(
     chunks: Iterator[bytes], tag: str, changes: Sequence[str], base_url: str | None = None
 ) -> str:
     """``docker import`` a streamed root-filesystem tarball as ``tag`` (blocking)."""
-    client = connect(base_url)
+    client = shared_client(base_url)
     repo, _, version = tag.rpartition(":")
     with _mapped(f"importing {tag}"):
         client.api.import_image_from_stream(
@@ -590,7 +720,7 @@ def build_context(
     timeout_s: float = 3600.0,
 ) -> str:
     """``docker build`` from an in-memory tar context holding a Dockerfile (blocking)."""
-    client = connect(base_url, timeout=timeout_s)
+    client = shared_client(base_url)
     log_tail: list[str] = []
     with _mapped(f"building {tag}"):
         for item in client.api.build(
@@ -601,6 +731,7 @@ def build_context(
             network_mode="bridge" if network else "none",
             rm=True,
             forcerm=True,
+            timeout=int(timeout_s),
             decode=True,
         ):
             if "stream" in item:
@@ -613,7 +744,7 @@ def build_context(
 
 def list_images(prefix: str = "agentlab/", base_url: str | None = None) -> list[dict[str, Any]]:
     """Images whose tags start with ``prefix``: tag, id, size (bytes), created (unix time)."""
-    client = connect(base_url)
+    client = shared_client(base_url)
     rows: list[dict[str, Any]] = []
     with _mapped("listing images"):
         for info in client.api.images():
@@ -632,7 +763,7 @@ def list_images(prefix: str = "agentlab/", base_url: str | None = None) -> list[
 
 def remove_image(tag: str, base_url: str | None = None) -> bool:
     """Remove one image tag; False if an existing container still uses it (blocking)."""
-    client = connect(base_url)
+    client = shared_client(base_url)
     try:
         client.api.remove_image(tag)
     except derr.ImageNotFound:

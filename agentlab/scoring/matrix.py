@@ -39,7 +39,9 @@ from agentlab.types import ExecResult
 
 SCRATCH = "/var/tmp/agentlab-vote"  # not /tmp: the engine's archive API cannot see a tmpfs
 HOME = f"{SCRATCH}/home"  # the test's HOME, emptied before and after every cell
-APPLY_FAILED = 97  # the record's exit code when no apply command took the patch
+# A record's kind says what happened; a test's own exit code can never mean "not applied".
+RAN = "ran"
+NOT_APPLIED = "noapply"
 OUTPUT_TAIL = 4000  # characters of a test's output kept per cell
 NOBODY = 65534
 MAX_USER_PROCS = 128  # the eval harness's strict-mode limits
@@ -79,6 +81,8 @@ class Cell:
     applied: bool = True
     duration_s: float = 0.0
     output: str = ""  # the tail of the test's stdout and stderr
+    # No verdict: the batch died as a whole (engine failure, exec killed). Casts no vote.
+    error: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,8 @@ def batch_script(repo_dir: str, python: str, timeout_s: float, uid: int = NOBODY
     Per test: reset the repository, apply the patch (the first test finds which of the three
     fallbacks takes it; the rest reuse that one), hand the worktree over, run the test as
     ``uid`` with its output in a root-owned file, clean up, then print one record
-    ``@@NONCE INDEX EXIT MS BASE64-OUTPUT-TAIL``. The test's output never reaches the exec's
+    ``@@NONCE INDEX KIND EXIT MS BASE64-OUTPUT-TAIL`` (KIND: ``ran`` or ``noapply``, written
+    by the script, never derived from what the test did). The test's output never reaches the exec's
     stdout, and the nonce (read before any test runs, never exported) is out of its reach, so
     no test can forge another test's record.
     """
@@ -107,14 +112,14 @@ def batch_script(repo_dir: str, python: str, timeout_s: float, uid: int = NOBODY
     )
     out = f"{SCRATCH}/out"
     tail = f"tail -c {OUTPUT_TAIL} {out} | base64 -w0"  # base64: no newline, no forged record
-    failed = f"emit $i {APPLY_FAILED} 0 -"
+    failed = f"emit $i {NOT_APPLIED} 1 0 -"
     first = "apply_$k >/dev/null 2>&1 && { m=$k; break; }"  # the first fallback that takes it
     inner = f'ulimit -u {MAX_USER_PROCS}; ulimit -f {MAX_FILE_KB}; exec {python} "$0" 2>&1'
     return "\n".join(
         [
             "#!/bin/bash",
             'read -r nonce && [ -n "$nonce" ] || exit 98  # never exported: tests cannot see it',
-            'emit() { printf "@@%s %s %s %s %s\\n" "$nonce" "$@"; }',
+            'emit() { printf "@@%s %s %s %s %s %s\\n" "$nonce" "$@"; }',
             f'apply_1() {{ {GIT} apply --verbose "$p"; }}',
             f'apply_2() {{ {GIT} apply --verbose --reject "$p"; }}',
             f"apply_3() {{ {patch}; }}",
@@ -143,7 +148,7 @@ def batch_script(repo_dir: str, python: str, timeout_s: float, uid: int = NOBODY
             f'bash -c {shlex.quote(inner)} "$t" >{out} 2>&1 </dev/null',
             "  code=$? e=$(date +%s%N)",
             f"  {_cleanup(uid)}",
-            f'  emit $i $code $(( (e - s) / 1000000 )) "$({tail})"',
+            f'  emit $i {RAN} $code $(( (e - s) / 1000000 )) "$({tail})"',
             "done",
             "",
         ]
@@ -234,7 +239,8 @@ class WarmRepo:
 
         Every test still gets a reset worktree, the patch, a fresh HOME, its own timeout and a
         full cleanup; what is shared is the exec round trip and finding the apply command. A
-        test without a record (the exec died or timed out as a whole) comes back failed.
+        test without a record (the exec died or timed out as a whole) comes back as an
+        ``error`` cell, which casts no vote.
         """
         candidates = {job.candidate for job in jobs}
         if len(candidates) != 1:
@@ -253,6 +259,7 @@ class WarmRepo:
 
 @dataclass(frozen=True)
 class _Record:
+    kind: str
     exit_code: int
     duration_s: float
     output: str
@@ -267,34 +274,42 @@ def parse_records(stdout: str, nonce: str, count: int) -> dict[int, _Record]:
         if not line.startswith(tag):
             continue
         fields = line[len(tag) :].split(" ")
-        if len(fields) != 4:
+        if len(fields) != 5 or fields[1] not in (RAN, NOT_APPLIED):
             continue
         try:
-            index, code, millis = int(fields[0]), int(fields[1]), int(fields[2])
-            raw = b"" if fields[3] == "-" else base64.b64decode(fields[3], validate=True)
+            index, code, millis = int(fields[0]), int(fields[2]), int(fields[3])
+            raw = b"" if fields[4] == "-" else base64.b64decode(fields[4], validate=True)
         except ValueError:
             continue
         if 0 <= index < count and index not in records:
             text = raw.decode("utf-8", errors="replace")[-OUTPUT_TAIL:]
-            records[index] = _Record(code, millis / 1000, text)
+            records[index] = _Record(fields[1], code, millis / 1000, text)
     return records
 
 
 def _cell(job: CellJob, record: _Record | None, result: ExecResult) -> Cell:
     if record is None:
-        # The exec ended before this test's record: no verdict, so the test fails here.
-        code = 124 if result.timed_out else (result.exit_code or 98)
+        # The exec ended before this test's record: an infrastructure failure, not a verdict
+        # on the test or the candidate.
         tail = (result.stdout + result.stderr)[-OUTPUT_TAIL:]
-        record = _Record(code, 0.0, f"no result from the batch (exit {result.exit_code}): {tail}")
-    timed_out = record.exit_code == 124
+        return Cell(
+            candidate=job.candidate,
+            test=job.test,
+            attempt=job.attempt,
+            passed=False,
+            exit_code=result.exit_code,
+            timed_out=result.timed_out,
+            output=f"no result from the batch (exit {result.exit_code}): {tail}",
+            error=True,
+        )
     return Cell(
         candidate=job.candidate,
         test=job.test,
         attempt=job.attempt,
-        passed=record.exit_code == 0,
+        passed=record.kind == RAN and record.exit_code == 0,
         exit_code=record.exit_code,
-        timed_out=timed_out,
-        applied=record.exit_code != APPLY_FAILED,
+        timed_out=record.kind == RAN and record.exit_code == 124,
+        applied=record.kind != NOT_APPLIED,
         duration_s=record.duration_s,
         output=record.output,
     )

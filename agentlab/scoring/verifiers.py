@@ -4,8 +4,9 @@
 - ``logprob``: the model answers YES or NO; the score is P(YES) / (P(YES) + P(NO)) from the
   first token's log-probabilities (the endpoint's top alternatives), or 1/0 from the text
   when the endpoint gives none.
-- ``pairwise``: every pair of the top m meets once (round robin); the model ends with
-  ``WINNER: A`` or ``WINNER: B``. A candidate's tournament score is its number of wins.
+- ``pairwise``: every pair of the top m meets twice, once in each seating (round robin, so
+  position bias cancels); the model ends with ``WINNER: A`` or ``WINNER: B``. A candidate's
+  tournament score is its number of wins.
 
 An answer that cannot be read scores 0.5 (judge) or a draw (pairwise, half a win each), and
 keeps the reply as the rationale, so a bad verifier reply is visible but never fatal.
@@ -118,10 +119,18 @@ async def pairwise(
 async def tournament(
     role: ModelRole, *, task_id: str, problem: str, entrants: Sequence[tuple[int, str]]
 ) -> list[Verdict]:
-    """Round robin over ``entrants`` (in vote order); every match's two rows."""
+    """Round robin over ``entrants`` (in vote order); every match's two rows.
+
+    Each pair meets twice, once in each seating, so a model's preference for the patch shown
+    first (or second) adds the same to both and cancels; a candidate's score is its wins over
+    both seatings.
+    """
     rows: list[Verdict] = []
-    for step, (a, b) in enumerate(itertools.combinations(entrants, 2)):
-        rows += await pairwise(role, task_id=task_id, problem=problem, a=a, b=b, step=step)
+    for i, (a, b) in enumerate(itertools.combinations(entrants, 2)):
+        for seat, (first, second) in enumerate(((a, b), (b, a))):
+            rows += await pairwise(
+                role, task_id=task_id, problem=problem, a=first, b=second, step=2 * i + seat
+            )
     return rows
 
 

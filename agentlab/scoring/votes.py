@@ -2,6 +2,8 @@
 
 The rule, stated once:
 
+- an ``error`` cell (the batch died as a whole: no record) is no verdict and is ignored, so
+  an infrastructure failure never makes a test look like it fails without a patch;
 - a generated test is *valid* when it is not flaky (every run of it on unchanged code gave the
   same result) and it fails on unchanged code (it reproduces the issue). A test that passes
   without any patch cannot tell a fix from no fix, so it gets no vote;
@@ -53,6 +55,8 @@ def verdicts(cells: Iterable[Cell]) -> dict[int, TestVerdict]:
     tests: set[int] = set()
     for cell in cells:
         tests.add(cell.test)
+        if cell.error:
+            continue
         if cell.candidate is None:
             base.setdefault(cell.test, set()).add(cell.passed)
         else:
@@ -74,7 +78,7 @@ def count_votes(cells: Iterable[Cell], tests: Mapping[int, TestVerdict]) -> dict
     """Votes per candidate: valid tests passed on every repeat."""
     ok: dict[tuple[int, int], bool] = {}
     for cell in cells:
-        if cell.candidate is not None:
+        if cell.candidate is not None and not cell.error:
             key = (cell.candidate, cell.test)
             ok[key] = ok.get(key, True) and cell.passed
     votes: dict[int, int] = {}
@@ -104,7 +108,7 @@ def rank(
 
 def not_applied(cells: Iterable[Cell]) -> set[int]:
     """Candidates whose patch no apply command took."""
-    return {c.candidate for c in cells if c.candidate is not None and not c.applied}
+    return {c.candidate for c in cells if c.candidate is not None and not c.applied and not c.error}
 
 
 def top(ranked: Sequence[Ranked], m: int) -> list[Ranked]:

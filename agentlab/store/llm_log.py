@@ -61,6 +61,7 @@ class StoreCallRecorder:
         attempts: int,
         cache_hit: bool,
         error: str | None,
+        replayed_usd: float = 0.0,
     ) -> None:
         """Insert the row; an empty ``run_id`` is stored as NULL (an ad-hoc call)."""
         usage = response.usage if response is not None else None
@@ -81,6 +82,7 @@ class StoreCallRecorder:
             latency_s=response.latency_s if response is not None else 0.0,
             attempts=attempts,
             cache_hit=cache_hit,
+            replayed_usd=replayed_usd,
             error=error,
         )
 

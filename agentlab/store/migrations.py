@@ -1,21 +1,36 @@
 """Schema migrations: one function per version step, applied in order inside one transaction.
 
 New tables appear through ``create_all``; a step here is needed only when an existing table
-gains or changes a column. Version 1 is the first schema, so there is nothing to step from yet.
+gains or changes a column. Each step must be safe on SQLite and Postgres alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import inspect, text
 from sqlmodel import Session
 
 from agentlab.errors import StoreError
 
 Step = Callable[[Session], None]
 
+
+def _add_float_column(session: Session, table: str, column: str) -> None:
+    existing = {c["name"] for c in inspect(session.connection()).get_columns(table)}
+    if column not in existing:
+        session.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} FLOAT NOT NULL DEFAULT 0"))
+
+
+def _v1_to_v2(session: Session) -> None:
+    """Money: replays keep their original cost; sandbox execs are charged."""
+    _add_float_column(session, "llm_call", "replayed_usd")
+    _add_float_column(session, "sandbox_exec", "cpu_seconds")
+    _add_float_column(session, "sandbox_exec", "usd")
+
+
 # STEPS[v] migrates a store from version v to v + 1.
-STEPS: dict[int, Step] = {}
+STEPS: dict[int, Step] = {1: _v1_to_v2}
 
 
 def migrate(session: Session, found: int, target: int) -> None:

@@ -23,7 +23,7 @@ from agentlab.errors import ConfigError
 from agentlab.store import runs
 from agentlab.store.db import Store
 from agentlab.store.run_tables import CandidateRow, PolicyDecision, Trajectory, Turn
-from agentlab.store.tables import LLMCall, Run, Task, utcnow
+from agentlab.store.tables import LLMCall, Run, SandboxExec, Task, utcnow
 
 CONTEXT_SAMPLE = -1  # turns of the per-problem context stage, shared by every sample
 
@@ -83,11 +83,24 @@ class RunStore:
         await runs.finish_run(self.store, run_id, status, spent_usd=spent_usd)
 
     async def spent_usd(self, run_id: str) -> float:
-        """Dollars already spent on LLM calls in this run (the ledger starts from it)."""
+        """Dollars already charged to this run: LLM calls and sandbox time (the ledger starts
+        from it)."""
+        return sum((await self.spend_by_task(run_id)).values())
 
-        def op(s: Session) -> float:
-            total = s.exec(select(func.sum(LLMCall.usd)).where(col(LLMCall.run_id) == run_id))
-            return float(total.one() or 0.0)
+    async def spend_by_task(self, run_id: str) -> dict[str, float]:
+        """Dollars charged per problem, LLM calls and sandbox execs together."""
+
+        def op(s: Session) -> dict[str, float]:
+            spend: dict[str, float] = {}
+            for table in (LLMCall, SandboxExec):
+                rows = s.exec(
+                    select(table.task_id, func.sum(table.usd))
+                    .where(col(table.run_id) == run_id)
+                    .group_by(col(table.task_id))
+                ).all()
+                for task, usd in rows:
+                    spend[str(task)] = spend.get(str(task), 0.0) + float(usd or 0.0)
+            return spend
 
         return await self.store.acall(op)
 
@@ -272,7 +285,7 @@ class RunStore:
         await self.store.acall(op)
 
     async def stage_costs(self, run_id: str) -> dict[str, tuple[float, int]]:
-        """Dollars and tokens by role (stage) for the run's LLM calls."""
+        """Dollars and tokens by role (stage) for the run's LLM calls, plus sandbox time."""
 
         def op(s: Session) -> dict[str, tuple[float, int]]:
             rows = s.exec(
@@ -284,7 +297,24 @@ class RunStore:
                 .where(col(LLMCall.run_id) == run_id)
                 .group_by(LLMCall.role)
             ).all()
-            return {str(r): (float(u or 0.0), int(t or 0)) for r, u, t in rows}
+            costs = {str(r): (float(u or 0.0), int(t or 0)) for r, u, t in rows}
+            sandbox = s.exec(
+                select(func.sum(SandboxExec.usd)).where(col(SandboxExec.run_id) == run_id)
+            ).one()
+            if sandbox:
+                costs["sandbox"] = (float(sandbox), 0)  # CPU time of every exec, no tokens
+            return costs
+
+        return await self.store.acall(op)
+
+    async def replayed_usd(self, run_id: str) -> float:
+        """What the run's cache replays cost when their answers were first made (not billed)."""
+
+        def op(s: Session) -> float:
+            total = s.exec(
+                select(func.sum(LLMCall.replayed_usd)).where(col(LLMCall.run_id) == run_id)
+            )
+            return float(total.one() or 0.0)
 
         return await self.store.acall(op)
 

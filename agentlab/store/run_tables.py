@@ -14,6 +14,7 @@ from sqlalchemy import Column, ForeignKey, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from agentlab.store.tables import utcnow
+from agentlab.types import Candidate
 
 
 def _run_fk() -> Column[str]:
@@ -97,3 +98,22 @@ class PolicyDecision(SQLModel, table=True):
     stops_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     stop_all: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+
+
+def candidate_row(run_id: str, candidate: Candidate) -> CandidateRow:
+    """The ``candidate`` row of a run's :class:`~agentlab.types.Candidate`."""
+    return CandidateRow(run_id=run_id, **candidate.model_dump())
+
+
+def candidate_of(row: CandidateRow) -> Candidate:
+    """The :class:`~agentlab.types.Candidate` a ``candidate`` row holds."""
+    return Candidate(
+        task_id=row.task_id,
+        sample=row.sample,
+        source=row.source,
+        patch=row.patch,
+        patch_sha=row.patch_sha,
+        test=row.test,
+        status=row.status,
+        resolved=row.resolved,
+    )

@@ -87,8 +87,15 @@ class ScoringStore:
     async def run_exists(self, run_id: str) -> bool:
         return await self.store.acall(lambda s: s.get(Run, run_id) is not None)
 
-    async def finish_run(self, run_id: str, status: str, score: float | None = None) -> None:
-        await runs.finish_run(self.store, run_id, status, score=score)
+    async def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        score: float | None = None,
+        *,
+        spent_usd: float | None = None,
+    ) -> None:
+        await runs.finish_run(self.store, run_id, status, score=score, spent_usd=spent_usd)
 
     async def candidates(self, run_id: str) -> list[CandidateRow]:
         """Every candidate of a run, by task then id."""

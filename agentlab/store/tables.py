@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
@@ -84,6 +84,8 @@ class SandboxExec(SQLModel, table=True):
     timed_out: bool = False
     oom_killed: bool = False
     truncated: bool = False
+    cpu_seconds: float = 0.0  # charged: wall seconds x CPUs reserved for the container
+    usd: float = 0.0  # what those CPU-seconds were charged to the run's ledger
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -99,7 +101,7 @@ class Evaluation(SQLModel, table=True):
     model_name: str = Field(default="", max_length=256)
     sample: int = 0  # several samples per instance (pass@k) are graded side by side
     patch_sha: str = Field(default="", max_length=64)
-    # resolved | unresolved | empty_patch | patch_failed | tampered | error
+    # resolved | unresolved | empty_patch | patch_failed | tampered | suspicious | error
     outcome: str = Field(max_length=32, index=True)
     resolved: bool = False
     patch_applied: bool = False
@@ -149,6 +151,8 @@ class LLMCall(SQLModel, table=True):
     latency_s: float = 0.0
     attempts: int = 1
     cache_hit: bool = False
+    # A replay (cache_hit) is billed $0; this is what its answer cost when it was first made.
+    replayed_usd: float = 0.0
     error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
 

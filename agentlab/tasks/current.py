@@ -13,7 +13,9 @@ right after the start marker, so after any ``conda activate`` earlier in the scr
 therefore cannot drop them -- and the grade comes from the nonce-tagged results file, not the
 printed log (mode ``strict``). Other runners (Django's runtests, sympy's bin/test, jest, go
 test, ...) are graded with the harness's parser (mode ``harness-parser``) after strict mode's
-tamper checks. Tests in official images run as the image's user (root), not unprivileged.
+tamper checks (before and after the patch applies). Not yet for current-format instances:
+running the tests unprivileged, and switching pytest plugin autoloading off (the image's
+environment may rely on installed plugins).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import urllib.request
 from typing import TYPE_CHECKING
 
 from agentlab.protocols import Sandbox
-from agentlab.tasks import grading, log_parsers, reporters, scripts
+from agentlab.tasks import grading, log_parsers, reporters, scripts, tamper
 from agentlab.tasks.grading import Grade
 from agentlab.tasks.harness_rules import EXIT_CODE_MARKER, EXIT_CODE_VAR
 from agentlab.tasks.log_parsers import END_MARKER, START_MARKER
@@ -157,6 +159,14 @@ async def run_current(
     logs.run_log += applied.stdout + applied.stderr
     if not applied.ok:
         return EvalResult(Grade(grading.PATCH_FAILED, detail="patch failed to apply"), logs)
+    if config.strict:  # the same post-apply check as the older format's strict mode
+        touched = await tamper.applied_tampering(
+            sandbox, scripts.TESTBED, scripts.STATUS_BEFORE, instance.test_patch
+        )
+        if touched:
+            detail = f"applied patch changed test files or test configuration: {', '.join(touched)}"
+            logs.run_log = f"TAMPERED: {detail}\n" + logs.run_log
+            return EvalResult(Grade(grading.TAMPERED, patch_applied=True, detail=detail), logs)
     ran = await sandbox.exec(
         ["bash", "-c", f"bash {scripts.WORK}/eval.sh 2>&1"], timeout=config.timeout + 60
     )

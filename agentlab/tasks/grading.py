@@ -23,6 +23,8 @@ UNRESOLVED = "unresolved"
 EMPTY_PATCH = "empty_patch"
 PATCH_FAILED = "patch_failed"
 TAMPERED = "tampered"
+# Strict mode: the patch's non-test code reaches for the grader (agentlab.tasks.hacking).
+SUSPICIOUS = "suspicious"
 ERROR = "error"
 # Outcomes the harness writes no report.json for; in its run report a patch that did not
 # apply is an error (the instance raised), like an infrastructure failure.
@@ -119,6 +121,8 @@ def instance_report(instance_id: str, g: Grade, *, patch_is_none: bool = False) 
         body["infra_failure_reason"] = g.infra_reason
     if g.tests_status is not None:
         body["tests_status"] = g.tests_status
+    if g.outcome == SUSPICIOUS:  # not a harness key: only strict mode grades this
+        body["suspicious_reasons"] = g.detail.split("; ")
     return {instance_id: body}
 
 
@@ -132,6 +136,8 @@ def run_report(
 
     Instances without an outcome yet (not run, or interrupted) are ``incomplete``; errors
     (and patches that did not apply) are neither completed nor unresolved, as in the harness.
+    Strict mode's ``suspicious`` ones are unresolved and also listed under ``suspicious_ids``
+    (the only key the harness lacks).
     """
     submitted = sorted(set(submitted_ids))
     by = {k: sorted(i for i, o in outcomes.items() if o == k) for k in (RESOLVED, EMPTY_PATCH)}
@@ -145,7 +151,9 @@ def run_report(
     }
     infra = sorted(i for i, (_, tier) in reasons.items() if tier == "environment")
     ambiguous = sorted(i for i, (_, tier) in reasons.items() if tier != "environment")
-    return {
+    suspicious = sorted(i for i, o in outcomes.items() if o == SUSPICIOUS)
+    extra = {"suspicious_ids": suspicious} if suspicious else {}  # strict mode only
+    return extra | {
         "total_instances": len(set(dataset_ids)),
         "submitted_instances": len(submitted),
         "completed_instances": len(completed),

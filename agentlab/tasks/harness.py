@@ -21,7 +21,7 @@ from typing import Protocol
 
 from agentlab.errors import SandboxError
 from agentlab.protocols import Sandbox, SandboxBackend
-from agentlab.tasks import grading, log_parsers, reporters, scripts
+from agentlab.tasks import grading, hacking, log_parsers, reporters, scripts, tamper
 from agentlab.tasks.current import official_image, run_current
 from agentlab.tasks.grading import Grade
 from agentlab.tasks.predictions import Prediction
@@ -59,6 +59,8 @@ class EvalConfig:
     pids_limit: int = 512
     base_image: str = "agentlab/base:bookworm"
     namespace: str | None = None
+    # Strict mode: grade patches whose non-test code reaches for the grader ``suspicious``.
+    detect_hacking: bool = True
 
 
 @dataclass
@@ -201,6 +203,13 @@ async def evaluate(
             detail = f"patch changes test files or test configuration: {', '.join(touched)}"
             logs.run_log = f"TAMPERED: {detail}\n"
             return EvalResult(Grade(grading.TAMPERED, detail=detail), logs)
+        reasons = config.detect_hacking and hacking.suspicious(
+            prediction.patch or "", instance.test_patch
+        )
+        if reasons:
+            detail = "; ".join(reasons)
+            logs.run_log = f"SUSPICIOUS: {detail}\n"
+            return EvalResult(Grade(grading.SUSPICIOUS, detail=detail), logs)
     error = ""
     for attempt in range(1, config.retries + 1):
         try:
@@ -252,6 +261,14 @@ async def run_in_sandbox(
     logs.run_log = applied.stdout + applied.stderr
     if not applied.ok:
         return EvalResult(Grade(grading.PATCH_FAILED, detail="patch failed to apply"), logs)
+    if config.strict:
+        touched = await tamper.applied_tampering(
+            sandbox, scripts.TESTBED, scripts.STATUS_BEFORE, instance.test_patch
+        )
+        if touched:
+            detail = f"applied patch changed test files or test configuration: {', '.join(touched)}"
+            logs.run_log = f"TAMPERED: {detail}\n" + logs.run_log
+            return EvalResult(Grade(grading.TAMPERED, patch_applied=True, detail=detail), logs)
     ran = await sandbox.exec(["bash", f"{scripts.WORK}/eval.sh"], timeout=config.timeout + 60)
     logs.test_output = ran.stdout + ran.stderr
     logs.run_log += f"tests: exit={ran.exit_code} timed_out={ran.timed_out} " + (
@@ -297,6 +314,8 @@ def regrade(
     """Grade again from saved logs (``--rewrite-reports``) without running anything."""
     if logs.run_log.startswith("TAMPERED"):
         return Grade(grading.TAMPERED, detail=logs.run_log.strip())
+    if logs.run_log.startswith("SUSPICIOUS: ") and strict:
+        return Grade(grading.SUSPICIOUS, detail=logs.run_log.strip()[len("SUSPICIOUS: ") :])
     if scripts.APPLIED_MARKER not in logs.run_log:
         return Grade(grading.PATCH_FAILED)
     if instance.is_current_format or spec is None:

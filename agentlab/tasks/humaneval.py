@@ -2,9 +2,11 @@
 
 A completion is correct when its test program (prompt + completion + test +
 ``check(entry_point)``) exits 0 within the timeout. Many programs run per exec in one warm
-sandbox, each in its own process, session and scratch directory, as an unprivileged user under
-its own timeout and limits; the root-owned runner reports results on its own stdout, which the
-programs cannot reach.
+sandbox, each confined by :mod:`agentlab.tasks.jail`: its own process, session and scratch
+directory, as an unprivileged uid that no other program in that sandbox ever gets, under its
+own timeout and limits. Afterwards every process of that uid is killed (however it detached)
+and its files are deleted, whether it passed, failed or timed out. The root-owned runner
+reports results on its own stdout, which the programs cannot reach.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agentlab.errors import DatasetError
+from agentlab.errors import DatasetError, SandboxError
+from agentlab.protocols import Sandbox
+from agentlab.tasks.jail import PREAMBLE
 
 RUNNER_PATH = "/opt/agentlab/he_runner.py"
 BATCH_PATH = "/opt/agentlab/he_batch.json"
@@ -86,58 +90,46 @@ def pass_at_ks(
     return out
 
 
-RUNNER = r"""
-import json, os, resource, signal, subprocess, sys, tempfile
+RUNNER = (
+    PREAMBLE
+    + r"""
 from concurrent.futures import ThreadPoolExecutor
 
 spec = json.load(open(sys.argv[1]))
 timeout = spec["timeout"]
 
-
-def dropper(uid):
-    def drop():
-        os.setsid()
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-        limits()
-    return drop
-
-
-def limits():
-    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 24, 1 << 24))
-    resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
-
-
 def run(item):
-    index, (key, prog) = item
-    uid = 20000 + index  # one user per program: programs cannot signal or read each other
-    work = tempfile.mkdtemp(prefix="he-")
-    os.chown(work, uid, uid)
-    path = os.path.join(work, "prog.py")
-    with open(path, "w") as fh:
-        fh.write(prog)
-    proc = subprocess.Popen(
-        [sys.executable, path], cwd=work, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=dropper(uid),
-        env={"PATH": "/usr/bin:/bin", "HOME": work, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
+    key, prog = item
+    uid = next_uid()  # one user per program, never reused: programs cannot touch each other
+    work = workdir(uid)
     try:
-        code = proc.wait(timeout=timeout)
-        verdict = "passed" if code == 0 else "failed"
-    except subprocess.TimeoutExpired:
-        verdict = "timed out"
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # whatever the program left behind
-    except ProcessLookupError:
-        pass
-    proc.wait()
-    subprocess.run(["rm", "-rf", work])
+        path = os.path.join(work, "prog.py")
+        with open(path, "w") as fh:
+            fh.write(prog)
+        code, _usage, timed_out = confined([sys.executable, path], uid, work, timeout)
+        verdict = "timed out" if timed_out else "passed" if code == 0 else "failed"
+    finally:
+        reap(uid, work)  # on every path: passed, failed, timed out, or an error here
     return key, verdict
 
 
 with ThreadPoolExecutor(spec["parallel"]) as pool:
-    results = dict(pool.map(run, enumerate(spec["items"])))
+    results = dict(pool.map(run, spec["items"]))
 print("AGENTLAB_HE_RESULTS " + json.dumps(results), flush=True)
 """
+)
+
+
+async def grade_one(sandbox: Sandbox, problem: Problem, completion: str, name: str) -> str:
+    """Grade one completion in a warm sandbox that holds :data:`RUNNER` at :data:`RUNNER_PATH`.
+
+    Returns ``passed`` | ``failed`` | ``timed out``. The program runs as a uid no other program
+    in this sandbox ever had, and every process and file of that uid is gone afterwards.
+    """
+    batch = f"{BATCH_PATH}.{name}"
+    await sandbox.write_file(batch, batch_json([("0", program(problem, completion))], 10.0, 1))
+    done = await sandbox.exec(["python3", RUNNER_PATH, batch], timeout=60)
+    verdict = parse_results(done.stdout).get("0")
+    if verdict is None:
+        raise SandboxError(f"HumanEval runner gave no verdict (exit {done.exit_code})")
+    return verdict

@@ -5,6 +5,15 @@ is before pytest loads any conftest or test module (``-p`` plugins load first) a
 unittest imports the tests. It then appends ``@@<nonce> STATUS <test id>`` lines to a results
 file opened at that same moment. Text the code under test prints, through any file descriptor,
 lacks the nonce, so the strict parser ignores it.
+
+Code under test runs in the same process, so it could forge a tagged line if it could reach the
+reporter. Nothing of the reporter is left where code finds things by name: the nonce, the fd
+and the writer live only in closures; the pytest plugin drops its module from ``sys.modules``
+and registers its hooks under a random name before any conftest or test module is imported;
+the unittest runner's ``__main__`` keeps no names. Reaching the closures needs ``gc`` or frame
+walking, which the reward-hacking detector (:mod:`agentlab.tasks.hacking`) flags in a patch.
+The results fd is moved to a random high number. The parser keeps the worst status a test id
+was given, so a forged PASSED cannot overwrite the genuine FAILED that follows it.
 """
 
 from __future__ import annotations
@@ -17,91 +26,115 @@ REPORTER_DIR = "/opt/agentlab"
 
 PYTEST_PLUGIN = '''\
 """agentlab strict reporter: nonce-tagged test outcomes (loaded with -p agentlab_report)."""
-import os
 
 
-def _open():
+def _install():
+    import os
+    import secrets
+    import sys
+
     with open("__NONCE_FILE__") as fh:
-        nonce = fh.read().strip()
+        prefix = ("\\n@@%s " % fh.read().strip()).encode()
     os.unlink("__NONCE_FILE__")
-    fd = os.open("__RESULTS_FILE__", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    return nonce, fd
+    opened = os.open("__RESULTS_FILE__", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.dup2(opened, 900 + secrets.randbelow(90))
+    os.close(opened)
+    write = os.write
+
+    def emit(status, nodeid):
+        write(fd, prefix + ("%s %s\\n" % (status, nodeid)).encode("utf-8", "replace"))
+
+    class Hooks:
+        __slots__ = ()
+
+        def pytest_runtest_logreport(self, report):
+            if report.when == "call" or (report.when == "setup" and not report.passed):
+                if hasattr(report, "wasxfail"):
+                    status = "XFAIL" if report.skipped else "XPASS"
+                elif report.passed:
+                    status = "PASSED"
+                elif report.skipped:
+                    status = "SKIPPED"
+                else:
+                    status = "FAILED" if report.when == "call" else "ERROR"
+                emit(status, report.nodeid)
+            elif report.when == "teardown" and report.failed:
+                emit("ERROR", report.nodeid)
+
+        def pytest_collectreport(self, report):
+            if report.failed:
+                emit("ERROR", report.nodeid)
+
+    import pytest
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_load_initial_conftests(early_config):
+        # Runs before any conftest or test module is imported: from then on the module is
+        # not in sys.modules and the hooks are registered under a random name.
+        sys.modules.pop(__name__, None)
+        early_config.pluginmanager.register(Hooks(), "p" + secrets.token_hex(8))
+
+    return pytest_load_initial_conftests
 
 
-_NONCE, _FD = _open()
-del _open
-
-
-def _emit(status, nodeid):
-    os.write(_FD, ("\\n@@%s %s %s\\n" % (_NONCE, status, nodeid)).encode("utf-8", "replace"))
-
-
-def pytest_runtest_logreport(report):
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        if hasattr(report, "wasxfail"):
-            status = "XFAIL" if report.skipped else "XPASS"
-        elif report.passed:
-            status = "PASSED"
-        elif report.skipped:
-            status = "SKIPPED"
-        else:
-            status = "FAILED" if report.when == "call" else "ERROR"
-        _emit(status, report.nodeid)
-    elif report.when == "teardown" and report.failed:
-        _emit("ERROR", report.nodeid)
-
-
-def pytest_collectreport(report):
-    if report.failed:
-        _emit("ERROR", report.nodeid)
+pytest_load_initial_conftests = _install()
+del _install
 '''.replace("__NONCE_FILE__", NONCE_FILE).replace("__RESULTS_FILE__", RESULTS_FILE)
 
 UNITTEST_RUNNER = '''\
 """agentlab strict runner: `python3 -m agentlab_unittest <unittest args>`."""
-import os
-import sys
-import unittest
-
-with open("__NONCE_FILE__") as _fh:
-    _NONCE = _fh.read().strip()
-os.unlink("__NONCE_FILE__")
-_FD = os.open("__RESULTS_FILE__", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
 
-def _emit(status, test):
-    # The id exactly as `unittest -v` prints it, whatever the test class's own __str__ says.
-    name = unittest.TestCase.__str__(test)
-    os.write(_FD, ("\\n@@%s %s %s\\n" % (_NONCE, status, name)).encode("utf-8", "replace"))
+def _main():
+    import os
+    import secrets
+    import sys
+    import unittest
 
+    with open("__NONCE_FILE__") as fh:
+        prefix = ("\\n@@%s " % fh.read().strip()).encode()
+    os.unlink("__NONCE_FILE__")
+    opened = os.open("__RESULTS_FILE__", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.dup2(opened, 900 + secrets.randbelow(90))
+    os.close(opened)
+    write, name_of = os.write, unittest.TestCase.__str__
 
-class _Result(unittest.TextTestResult):
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        _emit("PASSED", test)
+    def emit(status, test):
+        # The id exactly as `unittest -v` prints it, whatever the test class's __str__ says.
+        line = "%s %s\\n" % (status, name_of(test))
+        write(fd, prefix + line.encode("utf-8", "replace"))
 
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        _emit("FAILED", test)
+    class Result(unittest.TextTestResult):
+        def addSuccess(self, test):
+            super().addSuccess(test)
+            emit("PASSED", test)
 
-    def addError(self, test, err):
-        super().addError(test, err)
-        if isinstance(test, unittest.TestCase):
-            _emit("ERROR", test)
+        def addFailure(self, test, err):
+            super().addFailure(test, err)
+            emit("FAILED", test)
 
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        _emit("SKIPPED", test)
+        def addError(self, test, err):
+            super().addError(test, err)
+            if isinstance(test, unittest.TestCase):
+                emit("ERROR", test)
 
-    def addExpectedFailure(self, test, err):
-        super().addExpectedFailure(test, err)
-        _emit("XFAIL", test)
+        def addSkip(self, test, reason):
+            super().addSkip(test, reason)
+            emit("SKIPPED", test)
 
-    def addUnexpectedSuccess(self, test):
-        super().addUnexpectedSuccess(test)
-        _emit("FAILED", test)
+        def addExpectedFailure(self, test, err):
+            super().addExpectedFailure(test, err)
+            emit("XFAIL", test)
+
+        def addUnexpectedSuccess(self, test):
+            super().addUnexpectedSuccess(test)
+            emit("FAILED", test)
+
+    runner = unittest.TextTestRunner(resultclass=Result, verbosity=2)
+    argv = ["python3 -m unittest", *sys.argv[1:]]
+    unittest.main(module=None, argv=argv, testRunner=runner)
 
 
 if __name__ == "__main__":
-    runner = unittest.TextTestRunner(resultclass=_Result, verbosity=2)
-    unittest.main(module=None, argv=["python3 -m unittest", *sys.argv[1:]], testRunner=runner)
+    _main()
 '''.replace("__NONCE_FILE__", NONCE_FILE).replace("__RESULTS_FILE__", RESULTS_FILE)

@@ -14,11 +14,12 @@ every git root runs goes through :data:`GIT` with fsmonitor and hooks switched o
 
 from __future__ import annotations
 
-import posixpath
 import shlex
 
 from agentlab.tasks.reporters import NONCE_DIR, REPORTER_DIR, RESULTS_FILE
 from agentlab.tasks.swebench import RepoSpec, SWEInstance, diff_files
+from agentlab.tasks.tamper import record_status
+from agentlab.tasks.tamper import tampered_files as tampered_files
 
 WORK = "/opt/agentlab/work"  # the engine cannot copy files into the /tmp tmpfs
 PATCH_FILE = f"{WORK}/patch.diff"
@@ -40,8 +41,7 @@ APPLY_FAILED_MARKER = ">>>>> Patch Apply Failed"
 MAX_USER_PROCS = 128
 MAX_FILE_KB = 256 * 1024
 
-_PYTEST_CONFIG = ("pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
-_STARTUP_HOOKS = ("sitecustomize.py", "usercustomize.py")
+STATUS_BEFORE = f"{WORK}/status.before"
 
 
 def guarded_apply(cmd: str, patch: str, repo: str = TESTBED) -> str:
@@ -59,7 +59,7 @@ def guarded_apply(cmd: str, patch: str, repo: str = TESTBED) -> str:
 
 def apply_script() -> str:
     """Try the harness's three patch commands in order, resetting the tree between them."""
-    lines = ["#!/bin/bash", f"cd {TESTBED}"]
+    lines = ["#!/bin/bash", f"cd {TESTBED}", record_status(TESTBED, STATUS_BEFORE)]
     for cmd in APPLY_COMMANDS:
         applied = f"echo '{APPLIED_MARKER} ({cmd})'; exit 0"
         lines += [
@@ -97,10 +97,14 @@ def _strict_test_command(spec: RepoSpec, timeout: float) -> str:
     if spec.log_parser == "unittest":
         for prefix in ("python3 -m unittest", "python -m unittest"):
             cmd = cmd.replace(prefix, "python3 -m agentlab_unittest")
+    plugins = " ".join(f"-p {p}" for p in ("agentlab_report", *spec.pytest_plugins))
     inner = (
         f"ulimit -u {MAX_USER_PROCS}; ulimit -f {MAX_FILE_KB}; cd {TESTBED}; "
         f"export PYTHONPATH={REPORTER_DIR}${{PYTHONPATH:+:$PYTHONPATH}}; "
-        "export PYTEST_ADDOPTS='-p agentlab_report'; "
+        # Autoloading would load any pytest11 entry point on sys.path, /testbed's included;
+        # only the reporter and the plugins the repo's spec names load.
+        "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1; "
+        f"export PYTEST_ADDOPTS={shlex.quote(plugins)}; "
         f"exec {cmd}"
     )
     # Prepared as root, then the tests run as nobody: they cannot read root's files, and the
@@ -135,41 +139,3 @@ def worktree_for(repo: str, uid: int) -> list[str]:
         f"chown root:root {repo} && chmod 1777 {repo}",
         f"chown -R root:root {repo}/.git && chmod -R go-w {repo}/.git",
     ]
-
-
-def tampered_files(patch: str, test_patch: str) -> list[str]:
-    """Files a candidate patch touches that decide how tests run: the tests themselves,
-    conftest files, pytest settings, interpreter start-up hooks and anything under ``.git``."""
-    protected = set(diff_files(test_patch))
-    hits = []
-    for path in diff_files(patch):
-        name = posixpath.basename(path)
-        parts = path.split("/")[:-1]
-        if (
-            path in protected
-            or ".git" in path.split("/")
-            or name == "conftest.py"
-            or name in _STARTUP_HOOKS
-            or name.endswith(".pth")
-            or (name.startswith("test_") and name.endswith(".py"))
-            or name.endswith("_test.py")
-            or any(p in ("test", "tests", "testing") for p in parts)
-            or (name in _PYTEST_CONFIG and _mentions_pytest(patch, path))
-        ):
-            hits.append(path)
-    return hits
-
-
-def _mentions_pytest(patch: str, path: str) -> bool:
-    """Whether the diff section of ``path`` touches pytest configuration."""
-    if posixpath.basename(path) == "pytest.ini":
-        return True
-    section, inside = [], False
-    for line in patch.splitlines():
-        if line.startswith("diff --git") or line.startswith("--- "):
-            inside = False
-        if line.startswith("+++ ") and line[4:].strip().endswith(path):
-            inside = True
-        elif inside:
-            section.append(line)
-    return "pytest" in "\n".join(section)

@@ -99,6 +99,8 @@ class RepoSpec(BaseModel):
     pre_install: tuple[str, ...] = ()
     test_cmd: str = Field(min_length=1)
     log_parser: str = "pytest"
+    # Strict mode runs pytest with plugin autoloading off: these are loaded with ``-p``.
+    pytest_plugins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

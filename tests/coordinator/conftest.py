@@ -12,7 +12,7 @@ import yaml
 from sqlmodel import select
 
 from agentlab.config import DatasetConfig
-from agentlab.run.datasets import load_swe
+from agentlab.coordinator.kinds.swe_data import load_swe
 from agentlab.store import Store, open_store
 from agentlab.store.run_tables import CandidateRow, Trajectory, Turn
 from agentlab.tasks.swebench import Dataset

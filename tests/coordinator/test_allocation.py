@@ -9,15 +9,15 @@ import pytest
 
 from agentlab.budget import BetaPrior
 from agentlab.config import AdaptivePolicyConfig, parse_experiment
-from agentlab.errors import ConfigError
-from agentlab.run.allocation import (
+from agentlab.coordinator.allocation import (
     RoundState,
     build_policy,
     cap_reason,
     decide_round,
     load_prior,
 )
-from agentlab.run.rounds import check_round
+from agentlab.coordinator.rounds import check_round
+from agentlab.errors import ConfigError
 from agentlab.store import open_store
 from agentlab.store.run_tables import PolicyDecision
 from agentlab.store.tables import Evaluation, Run

@@ -14,13 +14,18 @@ from rich.console import Console
 from sqlmodel import select
 
 from agentlab.config import load_experiment
+from agentlab.coordinator.display import summary_table
+from agentlab.coordinator.kinds.swe_gold import (
+    SYSTEM_EDITING,
+    follow_up_rules,
+    gold_rules,
+    instance_rules,
+)
+from agentlab.coordinator.launch import new_request, run_pipeline
+from agentlab.coordinator.report import build_report
 from agentlab.llm import ScriptedModel
 from agentlab.llm.scripted import Rule
 from agentlab.llm.testing import ScriptedServer
-from agentlab.run.display import summary_table
-from agentlab.run.gold import SYSTEM_EDITING, follow_up_rules, gold_rules, instance_rules
-from agentlab.run.launch import new_request, run_pipeline
-from agentlab.run.report import build_report
 from agentlab.store import Store
 from agentlab.store.run_tables import CandidateRow, PolicyDecision, Trajectory
 from agentlab.store.tables import LLMCall, Task
@@ -146,17 +151,22 @@ async def test_per_task_usd_caps_a_problem(
     tmp_path: Path,
     run_id: str,
 ) -> None:
-    # The first sample (with the context stage) costs about $0.004; holding $0.0045 per
-    # sample, a $0.005 cap fits exactly one of the three samples that start together.
-    budget = {"per_task_usd": 0.005, "sample_reserve_usd": 0.0045}
+    # The first sample (with the context stage) costs about $0.004; holding $0.011 per
+    # sample, a $0.012 cap admits exactly one of the three samples that start together.
+    # Each call also reserves its worst case (prompt bytes + max_tokens) against the
+    # problem's child ledger, hence the room above the sample's real cost and one call at a
+    # time.
+    extra = {
+        "budget": {"per_task_usd": 0.012, "sample_reserve_usd": 0.011},
+        "models": {"default": {"endpoint": "scripted-http", "max_tokens": 256}},
+        "concurrency": {"llm_calls": 1, "sandboxes": 2},
+    }
     with ScriptedServer(ScriptedModel(gold_rules(mini))) as server:
-        path = write_experiment(
-            tmp_path, server.base_url, [SOLVED], k=3, n=1, extra={"budget": budget}
-        )
+        path = write_experiment(tmp_path, server.base_url, [SOLVED], k=3, n=1, extra=extra)
         request = new_request(load_experiment(path), path, run_id)
         outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
     assert outcome.status == "finished", outcome
-    assert 0 < _spend(store, run_id)[SOLVED] <= 0.005
+    assert 0 < _spend(store, run_id)[SOLVED] <= 0.012
     assert _samples(store, run_id) == {SOLVED: 1}
     trajs = store.call(
         lambda s: s.exec(select(Trajectory).where(Trajectory.run_id == run_id)).all()

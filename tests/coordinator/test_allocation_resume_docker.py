@@ -18,10 +18,10 @@ import pytest
 from sqlmodel import select
 
 from agentlab.config import load_experiment
+from agentlab.coordinator.kinds.swe_gold import gold_rules
+from agentlab.coordinator.launch import new_request, run_pipeline
 from agentlab.llm import ScriptedModel
 from agentlab.llm.testing import ScriptedServer
-from agentlab.run.gold import gold_rules
-from agentlab.run.launch import new_request, run_pipeline
 from agentlab.store import Store, open_store
 from agentlab.store.run_tables import PolicyDecision
 from agentlab.store.tables import Run

@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 
 from agentlab.agent.edits import apply_edits, parse_edit_blocks
-from agentlab.run.gold import edit_blocks
-from agentlab.run.humaneval import completion_from
+from agentlab.coordinator.kinds.humaneval import completion_from
+from agentlab.coordinator.kinds.swe_gold import edit_blocks
 from agentlab.store import Store
 from agentlab.store.run_store import RunStore
 from agentlab.store.run_tables import CandidateRow

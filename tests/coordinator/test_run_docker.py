@@ -10,17 +10,17 @@ import pytest
 from sqlmodel import select
 
 from agentlab.config import load_experiment
-from agentlab.llm import Fault, ScriptedModel
-from agentlab.llm.scripted import Rule
-from agentlab.llm.testing import ScriptedServer
-from agentlab.run.gold import (
+from agentlab.coordinator.kinds.swe_gold import (
     SYSTEM_EDITING,
     SYSTEM_TESTING,
     edit_blocks,
     follow_up_rules,
     gold_rules,
 )
-from agentlab.run.launch import new_request, run_pipeline
+from agentlab.coordinator.launch import new_request, run_pipeline
+from agentlab.llm import Fault, ScriptedModel
+from agentlab.llm.scripted import Rule
+from agentlab.llm.testing import ScriptedServer
 from agentlab.store import Store
 from agentlab.store.run_tables import CandidateRow, Turn
 from agentlab.store.tables import LLMCall, SandboxExec, Task

@@ -9,12 +9,13 @@ import pytest
 
 from agentlab.llm import LLMClient, OpenAIEndpoint, RetryConfig, ScriptedModel
 from agentlab.llm.openai import OpenAIBackend
-from agentlab.llm.pricing import ApiPrice
+from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice
 from agentlab.llm.testing import ScriptedServer
 from agentlab.store import Store, open_store
 from agentlab.store.llm_log import StoreCallRecorder, StoreResponseCache
 from agentlab.store.tables import Run
 
+Price = ApiPrice | GpuPrice | CpuPrice
 PRICE = ApiPrice(input_per_mtok=1.0, output_per_mtok=2.0)
 FAST_RETRY = RetryConfig(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05)
 
@@ -53,15 +54,17 @@ def endpoint(server: ScriptedServer, **kw: object) -> OpenAIEndpoint:
     return OpenAIEndpoint.model_validate(fields)
 
 
-def http_client(server: ScriptedServer, store: Store | None = None, **kw: object) -> LLMClient:
-    """An LLMClient over real HTTP to ``server``, logging to ``store`` if given."""
+def http_client(
+    server: ScriptedServer, store: Store | None = None, *, pricing: Price = PRICE, **kw: object
+) -> LLMClient:
+    """An LLMClient over real HTTP to ``server`` priced by ``pricing``, logging to ``store``."""
     config = endpoint(server, **{k: v for k, v in kw.items() if k in OpenAIEndpoint.model_fields})
     extra = {k: v for k, v in kw.items() if k not in OpenAIEndpoint.model_fields}
     return LLMClient(
         OpenAIBackend(config),
         model=config.model,
         endpoint=config.name,
-        price=PRICE,
+        price=pricing,
         timeout_s=config.timeout_s,
         retry=config.retry,
         limits=config.limits,

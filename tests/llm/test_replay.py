@@ -57,3 +57,33 @@ def test_key_depends_on_every_field_and_the_sample() -> None:
     assert request_key(base, 0) == request_key(
         ChatRequest.model_validate_json(base.model_dump_json()), 0
     )
+
+
+async def test_a_replay_keeps_the_original_cost_on_its_row(
+    server: ScriptedServer, store: Store
+) -> None:
+    """A second run replaying the first is billed $0, and says what it would have cost."""
+    await run_once(server, store)
+    await run_once(server, store)
+    rows = store.call(lambda s: list(s.exec(select(LLMCall)).all()))
+    paid = {r.request_hash: r.usd for r in rows if not r.cache_hit}
+    hits = [r for r in rows if r.cache_hit]
+    assert len(hits) == 9 and all(r.usd == 0 for r in hits)
+    assert all(r.replayed_usd == paid[r.request_hash] > 0 for r in hits)
+    assert all(r.replayed_usd == 0 for r in rows if not r.cache_hit)
+
+
+async def test_a_client_can_bypass_the_cache(server: ScriptedServer, store: Store) -> None:
+    await run_once(server, store)
+    client = http_client(server, store, replay=False)
+    try:
+        again = await client.generate(
+            ChatRequest(model="", messages=(Message(role="user", content=TASKS[0]),), seed=7),
+            CallContext(run_id="run-1", role="edit", task_id=TASKS[0], sample=0),
+        )
+    finally:
+        await client.aclose()
+    assert again.choices[0].text
+    assert len(server.requests) == 10  # asked the model again
+    rows = store.call(lambda s: list(s.exec(select(LLMCall)).all()))
+    assert not any(r.cache_hit for r in rows) and rows[-1].usd > 0

@@ -145,3 +145,140 @@ async def test_gc_ttl_and_all(
         removed = await asyncio.to_thread(gc, 1.0, run_id=spec.run_id)
         assert containers_of(spec.run_id) == []
         assert removed
+
+
+# A child whose workers retry on a sandbox error, like the eval harness does: a SIGINT
+# removes their containers mid-exec, so each worker sees an error and opens a fresh sandbox
+# while the shutdown is under way.
+RETRYING_CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from agentlab.errors import SandboxError
+    from agentlab.sandbox.docker import DockerBackend
+    from agentlab.types import SandboxSpec
+
+    async def worker(backend, spec, ready):
+        while True:
+            try:
+                async with backend.open(spec) as sb:
+                    ready.append(1)
+                    if len(ready) == int(sys.argv[3]):
+                        print("ready", flush=True)
+                    await sb.exec("sleep 300")
+            except SandboxError:
+                continue
+
+    async def main() -> None:
+        spec = SandboxSpec(image=sys.argv[1], run_id=sys.argv[2], ttl_s=600)
+        backend, ready = DockerBackend(), []
+        async with asyncio.TaskGroup() as group:
+            for _ in range(int(sys.argv[3])):
+                group.create_task(worker(backend, spec, ready))
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+@pytest.mark.parametrize("round_", range(3))
+def test_signal_during_retries_leaves_no_container(
+    base_image: str, run_id: str, containers_of: Lookup, sig: signal.Signals, round_: int
+) -> None:
+    """Shutdown removes every sandbox, including ones a retry was creating meanwhile."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", RETRYING_CHILD, base_image, run_id, "4"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    child.send_signal(sig)
+    assert child.wait(timeout=120) != 0
+    assert containers_of(run_id) == []
+
+
+async def _until_registered(before: set[str]) -> str:
+    """The key of the sandbox registered since ``before`` (its create is then in flight)."""
+    # Polling on purpose: the registry has no event to wait on, and one loop turn suffices.
+    while not (new := set(cleanup.live()) - before):  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    return new.pop()
+
+
+async def test_cancellation_mid_create_leaves_no_container(
+    docker_backend: DockerBackend, spec: SandboxSpec, containers_of: Lookup
+) -> None:
+    """Cancelled while its container is being created: the create is waited for, then removed."""
+
+    async def work() -> None:
+        async with docker_backend.open(spec) as sb:
+            await sb.exec("sleep 300")
+
+    before = set(cleanup.live())
+    task = asyncio.create_task(work())
+    await _until_registered(before)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # Let any thread still creating a container finish before looking.
+    await asyncio.get_running_loop().shutdown_default_executor()
+    assert containers_of(spec.run_id) == []
+    assert cleanup.live() == []
+
+
+async def test_no_new_sandbox_once_shutdown_began(
+    docker_backend: DockerBackend, spec: SandboxSpec, containers_of: Lookup
+) -> None:
+    """After a signal's cleanup, a retry in the same event loop starts nothing."""
+    async with docker_backend.open(spec):
+        cleanup.remove_all()  # what the SIGINT/SIGTERM handler runs
+        assert containers_of(spec.run_id) == []
+    with pytest.raises(asyncio.CancelledError):
+        async with docker_backend.open(spec):
+            pytest.fail("a sandbox was started after shutdown began")
+    assert containers_of(spec.run_id) == []
+
+
+# A child that signals itself while its one container is being created.
+MID_CREATE_CHILD = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys
+    from agentlab.sandbox import cleanup
+    from agentlab.sandbox.docker import DockerBackend
+    from agentlab.types import SandboxSpec
+
+    async def main() -> None:
+        backend = DockerBackend()
+        await asyncio.to_thread(backend.client)
+        spec = SandboxSpec(image=sys.argv[1], run_id=sys.argv[2], ttl_s=600)
+
+        async def work():
+            async with backend.open(spec) as sb:
+                await sb.exec("sleep 300")
+
+        task = asyncio.create_task(work())
+        while not cleanup.live():
+            await asyncio.sleep(0)
+        os.kill(os.getpid(), getattr(signal, sys.argv[3]))
+        await task
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_signal_mid_create_leaves_no_container(
+    base_image: str, run_id: str, containers_of: Lookup, sig: signal.Signals
+) -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", MID_CREATE_CHILD, base_image, run_id, sig.name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == -sig, child.stderr
+    assert containers_of(run_id) == []

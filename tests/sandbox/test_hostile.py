@@ -75,6 +75,29 @@ async def test_filling_the_disk_is_limited(sandbox: DockerSandbox) -> None:
     assert (await sandbox.exec("rm /tmp/fill && echo ok")).stdout == "ok\n"
 
 
+async def test_two_gigabytes_into_testbed_is_stopped_by_the_file_size_limit(
+    docker_backend: DockerBackend, base_image: str, run_id: str
+) -> None:
+    # overlay2 on ext4 has no storage quota: the root layer is capped per file, for every exec
+    # and everything it starts (root included, setsid'd children included).
+    spec = SandboxSpec(image=base_image, run_id=run_id, file_size_mb=64, ttl_s=600)
+    async with docker_backend.open(spec) as sb:
+        await sb.exec("mkdir -p /testbed")
+        r = await sb.exec("dd if=/dev/zero of=/testbed/fill bs=1M count=2048", timeout=120)
+        assert r.exit_code != 0
+        size = await sb.exec("stat -c %s /testbed/fill")
+        assert int(size.stdout) <= 64 * 1024 * 1024
+        escaped = await sb.exec(
+            "setsid sh -c 'dd if=/dev/zero of=/testbed/bg bs=1M count=2048; echo done $?' "
+            "</dev/null > /testbed/bg.log 2>&1 & wait; sleep 1; cat /testbed/bg.log; "
+            "stat -c %s /testbed/bg",
+            timeout=120,
+        )
+        assert int(escaped.stdout.split()[-1]) <= 64 * 1024 * 1024, escaped.stdout
+        limit = await sb.exec("ulimit -f")
+        assert limit.stdout.strip() != "unlimited"
+
+
 def _bridge_gateway() -> str:
     """This host's address on the docker bridge (reachable from bridged containers)."""
     out = subprocess.run(

@@ -14,7 +14,6 @@ import pytest
 
 from agentlab.cli.eval import DockerImages, resolve_dataset
 from agentlab.scoring.matrix import (
-    APPLY_FAILED,
     CellJob,
     MatrixCandidate,
     MatrixTest,
@@ -38,7 +37,7 @@ for path in glob.glob("/proc/[0-9]*/environ") + glob.glob("/proc/[0-9]*/cmdline"
     except OSError:
         pass
 ok = base64.b64encode(b"forged pass").decode()
-lines = "".join(f"@@{n} 1 0 1 {ok}\\n" for n in sorted(found))
+lines = "".join(f"@@{n} 1 ran 0 1 {ok}\\n" for n in sorted(found))
 print(lines, end="")
 for path in glob.glob("/proc/[0-9]*/fd/1") + glob.glob("/proc/[0-9]*/fd/0"):
     try:
@@ -58,7 +57,7 @@ NOT_A_PATCH = (
 
 
 def _record(index: int, code: int, output: bytes, nonce: str = NONCE) -> str:
-    return f"@@{nonce} {index} {code} 12 {base64.b64encode(output).decode()}"
+    return f"@@{nonce} {index} ran {code} 12 {base64.b64encode(output).decode()}"
 
 
 def test_only_records_with_the_nonce_count_and_the_first_one_wins() -> None:
@@ -67,8 +66,9 @@ def test_only_records_with_the_nonce_count_and_the_first_one_wins() -> None:
             _record(0, 1, b"first"),
             _record(0, 0, b"second"),  # a later record for the same test is ignored
             _record(1, 0, b"forged", nonce="f" * 32),
-            f"@@{NONCE} 1 0 12 not*base64",
-            f"@@{NONCE} 1 0",
+            f"@@{NONCE} 1 ran 0 12 not*base64",
+            f"@@{NONCE} 1 ran 0",
+            f"@@{NONCE} 1 passed 0 12 -",  # only the script's own kinds count
             _record(5, 0, b"out of range"),
             "@@" + _record(1, 0, b"prefixed")[2:] + " extra",
         ]
@@ -106,14 +106,12 @@ async def test_a_batch_keeps_each_tests_result_its_own(
 
     forger, fails, hangs, passes, right = cells
     assert forger.passed and "FORGER done" in forger.output
-    assert f"@@{'0' * 32} 1 0 1" in forger.output  # it did print forged records, as output
+    assert f"@@{'0' * 32} 1 ran 0 1" in forger.output  # it did print forged records, as output
     assert (fails.passed, fails.exit_code, fails.output) == (False, 1, "honest failure\n")
     # A hung test times out alone; the tests after it in the batch still have their results.
     assert (hangs.passed, hangs.timed_out, hangs.exit_code) == (False, True, 124)
     assert "hanging" in hangs.output
     assert (passes.passed, passes.output) == (True, "honest pass\n")
     assert right.passed  # the gold fix, re-applied for every test of the batch
-    assert [(c.applied, c.exit_code, c.passed) for c in unapplied] == [
-        (False, APPLY_FAILED, False)
-    ] * 2
+    assert [(c.applied, c.exit_code, c.passed) for c in unapplied] == [(False, 1, False)] * 2
     assert [(c.candidate, c.passed) for c in baseline] == [(None, False), (None, True)]

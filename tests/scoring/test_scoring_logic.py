@@ -12,7 +12,7 @@ from agentlab.scoring.matrix import Cell
 from agentlab.scoring.metrics import per_problem, per_run
 from agentlab.scoring.selector import Option, TestRun, parse_reply, select
 from agentlab.scoring.verifiers import best, tournament, yes_probability
-from agentlab.scoring.votes import count_votes, rank, top, verdicts
+from agentlab.scoring.votes import count_votes, not_applied, rank, top, verdicts
 from agentlab.types import CallContext, ChatRequest, ChatResponse, Choice, TokenLogprob
 
 DIFF = """\
@@ -29,14 +29,32 @@ index 1111111..2222222 100644
 
 
 def test_same_change_written_differently_normalises_equal() -> None:
+    # No index line, other hunk offsets (a miscount), no function context, trailing spaces.
     other = DIFF.replace("index 1111111..2222222 100644\n", "").replace(
-        "@@ -1,3 +1,3 @@ def f():", "@@ -7,3 +7,3 @@"
+        "@@ -1,3 +1,3 @@ def f():", "@@ -7,3 +9,3 @@"
     )
     other = other.replace("+b = 3\n", "+b = 3   \n")
     assert normalise_diff(other) == normalise_diff(DIFF)
     assert patch_sha(DIFF) == patch_sha(other)
     assert patch_sha(DIFF) != patch_sha(DIFF.replace("+b = 3", "+b = 5"))
     assert patch_sha("") == patch_sha("\n\n") == ""
+
+
+def test_different_changes_never_merge() -> None:
+    # The same edit at another place (other context around it) is another change.
+    elsewhere = DIFF.replace(" a = 1\n", " z = 0\n")
+    assert patch_sha(elsewhere) != patch_sha(DIFF)
+    # Dropping the final newline is a change of its own.
+    at_end = "--- a/m.py\n+++ b/m.py\n@@ -3 +3 @@\n-c = 4\n+c = 5\n"
+    no_newline = at_end + "\\ No newline at end of file\n"
+    assert patch_sha(at_end) != patch_sha(no_newline)
+    # ... and whether the marker follows the old or the new line matters too.
+    old_side = "--- a/m.py\n+++ b/m.py\n@@ -3 +3 @@\n-c = 4\n\\ No newline at end of file\n+c = 5\n"
+    assert len({patch_sha(no_newline), patch_sha(old_side)}) == 2
+    # A removed line that looks like a header or an index line is still a removed line.
+    dashes = "--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,1 @@\n--- x\n-index 1\n+++ y\n"
+    assert patch_sha(dashes) != patch_sha(dashes.replace("-index 1", "-index 2"))
+    assert patch_sha(dashes) != patch_sha(dashes.replace("+++ y", "+++ z"))
 
 
 def _cell(cand: int | None, test: int, passed: bool, attempt: int = 0) -> Cell:
@@ -55,6 +73,15 @@ def test_votes_skip_flaky_and_non_reproducing_tests() -> None:
     assert [t.valid for t in tests.values()] == [True, False, False]
     assert tests[3].flaky and not tests[2].fails_without_patch
     assert count_votes(cells, tests) == {10: 1, 20: 0}
+
+
+def test_error_cells_cast_no_vote() -> None:
+    error = Cell(None, 1, 0, False, 137, error=True)
+    cells = [error, Cell(None, 1, 1, False, 137, error=True), _cell(10, 1, True)]
+    assert not verdicts(cells)[1].valid  # a dead baseline is not "fails without patch"
+    cells = [_cell(None, 1, False), _cell(10, 1, True), Cell(20, 1, 0, False, 137, error=True)]
+    assert count_votes(cells, verdicts(cells)) == {10: 1}
+    assert not_applied([Cell(20, 1, 0, False, 137, applied=False, error=True)]) == set()
 
 
 def test_rank_ties_go_to_the_shorter_patch_and_unusable_go_last() -> None:
@@ -119,8 +146,19 @@ async def test_tournament_round_robin_and_best() -> None:
         _role(model, "verifier_pairwise"), task_id="t", problem="p",
         entrants=[(1, "A"), (2, "B"), (3, "C")],
     )  # fmt: skip
-    assert len(rows) == 6  # three matches, two rows each
-    assert best(rows, [1, 2, 3]) == 2  # "B" wins both its matches, in either seat
+    assert len(rows) == 12  # three pairs, each played in both seatings, two rows a match
+    assert best(rows, [1, 2, 3]) == 2  # "B" wins all its matches, in either seat
+
+
+async def test_tournament_swaps_seats_so_position_bias_cancels() -> None:
+    always_a = ScriptedModel([Rule(replies=("WINNER: A",))])
+    rows = await tournament(
+        _role(always_a, "verifier_pairwise"), task_id="t", problem="p",
+        entrants=[(1, "A"), (2, "B"), (3, "C")],
+    )  # fmt: skip
+    totals = {c: sum(r.score for r in rows if r.candidate_id == c) for c in (1, 2, 3)}
+    assert totals == {1: 2.0, 2: 2.0, 3: 2.0}  # a judge that always picks seat A favours no one
+    assert {(r.candidate_id, r.opponent_id) for r in rows} >= {(1, 2), (2, 1)}
 
 
 def test_metrics_efficiency() -> None:

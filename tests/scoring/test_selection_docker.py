@@ -138,7 +138,8 @@ async def test_votes_prefer_the_correct_fix_and_selection_tells_apart(
     assert picks["vote"] == ids["gold"]
     assert picks["trajectory"] == ids["gold"]
     assert picks["judge"] == ids["gold"]  # 9 for both start=1 fixes; the vote order breaks it
-    assert picks["tournament"] == ids["gold"]  # A always wins; gold is A in both its matches
+    # "A" always wins: with the seats swapped every candidate ties, and vote order breaks it.
+    assert picks["tournament"] == ids["gold"]
     turns = _sql(
         store,
         "SELECT action, feedback FROM selection_turn WHERE run_id = :r ORDER BY step",

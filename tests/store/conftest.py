@@ -28,6 +28,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/store.db"
         return
+    yield from _fresh_postgres()
+
+
+@pytest.fixture
+def pg_store_url() -> Iterator[str]:
+    """A URL to a fresh, empty Postgres database (Postgres-only tests)."""
+    yield from _fresh_postgres()
+
+
+def _fresh_postgres() -> Iterator[str]:
     if not PG_URL:
         if os.environ.get("AGENTLAB_REQUIRE_POSTGRES") == "1":
             pytest.fail("AGENTLAB_REQUIRE_POSTGRES=1 but AGENTLAB_TEST_POSTGRES_URL is not set")

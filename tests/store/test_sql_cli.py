@@ -32,6 +32,10 @@ def test_sql_cli_select_delete_and_formats(store_url: str) -> None:
     assert refused.stderr.count("\n") == 1 and "read-only" in refused.stderr
     assert "Traceback" not in refused.stderr
 
+    sneaky = _agentlab("sql", "COMMIT; DELETE FROM run", "--store", store_url)
+    assert sneaky.returncode == 2
+    assert sneaky.stderr.count("\n") == 1 and "one statement" in sneaky.stderr
+
     as_csv = _agentlab("sql", "SELECT id, name FROM run", "--store", store_url, "--format", "csv")
     assert list(csv.reader(io.StringIO(as_csv.stdout))) == [["id", "name"], ["run-a", "first"]]
 

@@ -90,7 +90,9 @@ def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
     store = open_store(f"sqlite:///{tmp_path}/w.db")
     try:
         assert run_readonly(store, "PRAGMA journal_mode").rows[0][0] == "wal"
-        assert run_readonly(store, "PRAGMA foreign_keys").rows[0][0] == 1
+        # foreign_keys is per connection: check the store's own (writing) connections.
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         store.close()
 

@@ -10,7 +10,13 @@ import pytest
 from agentlab.errors import DatasetError
 from agentlab.tasks import grading, log_parsers, scripts
 from agentlab.tasks.predictions import load_predictions
-from agentlab.tasks.swebench import SWEInstance, load_dataset, namespace_image, parse_instances
+from agentlab.tasks.swebench import (
+    RepoSpec,
+    SWEInstance,
+    load_dataset,
+    namespace_image,
+    parse_instances,
+)
 
 BASE = {"repo": "o/r", "base_commit": "abcdef", "version": "0.1"}
 
@@ -115,6 +121,22 @@ def test_tampering_detection() -> None:
     assert scripts.tampered_files(diff("setup.cfg", "+[tool:pytest]"), "") == ["setup.cfg"]
     assert scripts.tampered_files(diff("setup.cfg", "+version = 2"), "") == []
     assert scripts.tampered_files(diff("x/y.py"), diff("x/y.py")) == ["x/y.py"]
+
+
+def test_strict_tests_run_with_autoload_off_and_only_named_plugins() -> None:
+    inst = SWEInstance(instance_id="a__b-1", repo="a/b", base_commit="abcd")
+    spec = RepoSpec(test_cmd="python3 -m pytest -rA", pytest_plugins=("xdist.plugin",))
+    strict = scripts.eval_script(inst, spec, strict=True, timeout=60)
+    assert "PYTEST_DISABLE_PLUGIN_AUTOLOAD=1" in strict
+    assert "-p agentlab_report -p xdist.plugin" in strict
+    harness = scripts.eval_script(inst, spec, strict=False, timeout=60)
+    assert "PYTEST_DISABLE_PLUGIN_AUTOLOAD" not in harness  # the harness autoloads
+
+
+def test_tagged_parser_keeps_the_worst_status() -> None:
+    tag = "@@" + "ab" * 8
+    log = f"{tag} PASSED t::a\n{tag} FAILED t::a\n{tag} PASSED t::a\n{tag} PASSED t::b\n"
+    assert log_parsers.parse_tagged(log, "ab" * 8) == {"t::a": "FAILED", "t::b": "PASSED"}
 
 
 def test_namespace_image_name() -> None:

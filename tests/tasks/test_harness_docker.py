@@ -94,7 +94,7 @@ async def test_strict_run_grades_good_and_hostile_predictions(
         "malformed": "patch_failed",
         "tamper-test": "tampered",
         "tamper-conftest": "tampered",
-        "forge": "unresolved",
+        "forge": "suspicious",  # it names the results file: the detector reports it
         "bigout": "resolved",
         "forkbomb": "unresolved",
         "membomb": "unresolved",

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,11 @@ def _eval(data: Path, preds: Path, db: Path, tmp: Path, run_id: str) -> subproce
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 def test_killed_run_resumes_and_evaluates_each_prediction_once(
-    tmp_path: Path, base_image: str, run_id: str, sig: signal.Signals
+    tmp_path: Path,
+    base_image: str,
+    run_id: str,
+    sig: signal.Signals,
+    containers_of: Callable[[str], list[str]],
 ) -> None:
     data = toy.build(tmp_path)
     models = [f"m{i}" for i in range(6)]
@@ -64,10 +69,12 @@ def test_killed_run_resumes_and_evaluates_each_prediction_once(
     before = {r[1]: r[0] for r in _rows(db)}
     assert 2 <= len(before) < len(models)
     # A SIGKILLed run leaves its container behind (no cleanup can run): the re-run must not
-    # care. gc reaps it afterwards (its owner is dead).
+    # care, and gc must find it by its dead owner. After a SIGINT nothing is left at all.
+    if sig == signal.SIGINT:
+        assert containers_of(run_id) == []
     second = _eval(data, preds, db, tmp_path, run_id)
     _, err = second.communicate(timeout=300)
-    gc(run_id=run_id)
+    assert gc(run_id=run_id) == [] or sig == signal.SIGKILL
     assert second.returncode == 0, err.decode()
     after = _rows(db)
     assert sorted(r[1] for r in after) == models  # one row per prediction

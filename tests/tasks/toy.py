@@ -31,6 +31,9 @@ def test_mul():
 def test_mul_zero():
     assert mul(5, 0) == 0
 """
+# pytest settings whose later lines are far from the word "pytest" (a hunk adding an option
+# there has no "pytest" in its context).
+SETUP_CFG = "[tool:pytest]\nmarkers =\n" + "".join(f"    m{i}: marker {i}\n" for i in range(8))
 ENV = {
     "GIT_AUTHOR_NAME": "toy",
     "GIT_AUTHOR_EMAIL": "toy@example.invalid",
@@ -98,6 +101,7 @@ def build(root: Path) -> Path:
     (repo / "tests").mkdir(parents=True)
     (repo / "calc.py").write_text(CALC)
     (repo / "tests" / "test_calc.py").write_text(TESTS)
+    (repo / "setup.cfg").write_text(SETUP_CFG)
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", ".")
     _git(repo, "commit", "-q", "-m", "calc")

@@ -1,0 +1,1 @@
+"""Evaluation orchestration: grading predictions (``agentlab eval``) and run candidates."""

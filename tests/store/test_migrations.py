@@ -1,0 +1,57 @@
+"""A store made by the previous schema version is migrated in place, its rows kept."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, text
+from sqlmodel import Session, select
+
+from agentlab.store import open_store
+from agentlab.store.tables import SCHEMA_VERSION, LLMCall, SandboxExec, SchemaInfo
+
+
+def _columns(session: Session, table: str) -> set[str]:
+    return {c["name"] for c in inspect(session.connection()).get_columns(table)}
+
+
+def test_version_1_store_gains_the_money_columns(store_url: str) -> None:
+    store = open_store(store_url)
+
+    def make_v1(session: Session) -> None:
+        # The version-1 shape: no replay cost on llm_call, no charge on sandbox_exec.
+        for table, column in (
+            ("llm_call", "replayed_usd"),
+            ("sandbox_exec", "cpu_seconds"),
+            ("sandbox_exec", "usd"),
+        ):
+            session.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        session.execute(
+            text(
+                "INSERT INTO llm_call (role, task_id, sample, step, endpoint, model, request_hash,"
+                " prompt_tokens, completion_tokens, cached_prompt_tokens, usd, gpu_seconds,"
+                " latency_s, attempts, cache_hit, created_at) VALUES ('edit', 't1', 0, 0, 'e',"
+                " 'm', 'h', 10, 5, 0, 0.25, 0, 0.1, 1, false, CURRENT_TIMESTAMP)"
+            )
+        )
+        row = session.exec(select(SchemaInfo).where(SchemaInfo.key == "schema_version")).one()
+        row.value = "1"
+        session.add(row)
+
+    store.call(make_v1)
+    store.close()
+    store = open_store(store_url)
+    try:
+
+        def check(session: Session) -> None:
+            assert "replayed_usd" in _columns(session, "llm_call")
+            assert {"cpu_seconds", "usd"} <= _columns(session, "sandbox_exec")
+            [call] = session.exec(select(LLMCall)).all()
+            assert (call.usd, call.replayed_usd) == (0.25, 0.0)
+            assert session.exec(select(SandboxExec)).all() == []
+            version = session.exec(
+                select(SchemaInfo).where(SchemaInfo.key == "schema_version")
+            ).one()
+            assert int(version.value) == SCHEMA_VERSION == 2
+
+        store.call(check)
+    finally:
+        store.close()
