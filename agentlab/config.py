@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agentlab.agent.agent_records import AgentLimits
 from agentlab.errors import ConfigError
 from agentlab.sandbox.config import DockerConfig, SandboxConfig
 from agentlab.scoring.selectors import SelectorConfig, VoteConfig
@@ -269,6 +270,10 @@ class ExperimentConfig(_Config):
     )
     executor: str = Field("local", description="Executor of work items (`local`).")
     selection: SelectionSection = SelectionSection()
+    agent: AgentLimits = Field(
+        AgentLimits(),
+        description="The tool-calling agent's limits and mode (used by `dataset.kind: swe-agent`).",
+    )
     store: str = Field("sqlite:///agentlab.db", description="Result store URL.")
 
     @field_validator("endpoints", mode="before")

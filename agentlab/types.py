@@ -7,9 +7,16 @@ between tasks, and serialisable as they are into the store.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -23,9 +30,53 @@ class Record(BaseModel):
 # --------------------------------------------------------------------------- LLM records
 
 
+def _drop_empty(
+    record: BaseModel, handler: SerializerFunctionWrapHandler, fields: tuple[str, ...]
+) -> dict[str, Any]:
+    # Tool fields are left out while empty, so a request without tools serialises (and so
+    # hashes into a cache key, and is stored) exactly as it did before tools existed.
+    data: dict[str, Any] = handler(record)
+    for name in fields:
+        if name in data and not data[name]:
+            del data[name]
+    return data
+
+
+class ToolSpec(Record):
+    """A tool the model may call: a name, what it does, and a JSON schema of its arguments."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+
+
+class ToolCall(Record):
+    """One call the model made. ``arguments`` is the JSON text as sent: it may be malformed."""
+
+    id: str = ""
+    name: str
+    arguments: str = "{}"
+
+
 class Message(Record):
+    """A chat message. An assistant message may carry ``tool_calls``; a ``tool`` message is
+    the result of the call named by ``tool_call_id``."""
+
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _serialize(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        return _drop_empty(self, handler, ("tool_calls", "tool_call_id"))
+
+    @classmethod
+    def tool_result(cls, call_id: str, content: str) -> Message:
+        """The result of tool call ``call_id``, as the model will read it."""
+        return cls(role="tool", content=content, tool_call_id=call_id)
 
 
 class Usage(Record):
@@ -54,6 +105,13 @@ class ChatRequest(Record):
     seed: int | None = None
     logprobs: bool = False
     top_logprobs: int | None = None
+    tools: tuple[ToolSpec, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _serialize(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        return _drop_empty(self, handler, ("tools",))
 
 
 class TokenLogprob(Record):
@@ -67,6 +125,13 @@ class Choice(Record):
     text: str
     finish_reason: str | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _serialize(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        return _drop_empty(self, handler, ("tool_calls",))
 
 
 class ChatResponse(Record):

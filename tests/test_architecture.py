@@ -12,7 +12,7 @@ IMPLEMENTATIONS = {"llm", "sandbox", "tasks", "scoring", "budget", "store"}
 # Foundation and packaged data: importable from anywhere, importing nothing above them.
 FOUNDATION = {"types", "errors", "protocols", "datasets"}
 # Layers that may import the implementation packages, lowest first.
-UPPER = ["agent", "coordinator", "selection_runner", "cli"]
+UPPER = ["agent", "coordinator", "selection_runner", "viewer", "cli"]
 # A third-party SDK and the only places allowed to import it.
 SDK_OWNERS = {
     "docker": {"sandbox/docker.py"},

@@ -141,6 +141,7 @@ def demo_command(
         '"select run_id, task_id, sample, resolved from candidate"',
         highlight=False,
     )
+    console.print(f"browse it: agentlab view --store sqlite:///{folder}/demo.db", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

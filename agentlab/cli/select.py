@@ -240,9 +240,18 @@ def export_command(
 
 
 def report_command(
-    run: Annotated[str, typer.Argument(help="The run to report on.")], store: StoreOpt = None
+    run: Annotated[str, typer.Argument(help="The run to report on.")],
+    store: StoreOpt = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the viewer's pages here instead.")
+    ] = None,
 ) -> None:
     """Coverage, selected score, random-pick score, selection efficiency, cost per stage."""
+    if html is not None:
+        from agentlab.cli.view import write_html_report
+
+        write_html_report(run, html, store)
+        return
     st = open_store(store)
     try:
         scoring = ScoringStore(st)

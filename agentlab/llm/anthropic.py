@@ -9,6 +9,7 @@ messages move to the top-level ``system`` field. Token counts are normalised so 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -17,7 +18,7 @@ from agentlab.llm.config import AnthropicEndpoint
 from agentlab.llm.openai import read_key
 from agentlab.llm.parse import as_int, need
 from agentlab.llm.transport import HttpPool
-from agentlab.types import ChatRequest, ChatResponse, Choice, Usage
+from agentlab.types import ChatRequest, ChatResponse, Choice, Message, ToolCall, Usage
 
 
 def request_body(request: ChatRequest, model: str) -> dict[str, Any]:
@@ -26,13 +27,14 @@ def request_body(request: ChatRequest, model: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": request.model or model,
         "max_tokens": request.max_tokens,
-        "messages": [
-            {"role": m.role if m.role == "assistant" else "user", "content": m.content}
-            for m in request.messages
-            if m.role != "system"
-        ],
+        "messages": wire_messages(request.messages),
         "temperature": request.temperature,
     }
+    if request.tools:
+        body["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            for t in request.tools
+        ]
     if system:
         body["system"] = system
     if request.top_p is not None:
@@ -42,14 +44,73 @@ def request_body(request: ChatRequest, model: str) -> dict[str, Any]:
     return body
 
 
-def parse_message(data: dict[str, Any], where: str) -> tuple[str, str | None, Usage]:
-    """Text, stop reason and usage of one Messages reply."""
+def _tool_input(arguments: str) -> Any:
+    # tool_use.input must be an object; a call whose JSON was malformed is sent back as the
+    # raw text under one key, so the conversation still round-trips.
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return {"_unparsed": arguments}
+    return value if isinstance(value, dict) else {"_unparsed": arguments}
+
+
+def tool_arguments(block: dict[str, Any]) -> str:
+    """The JSON text of a ``tool_use`` block's input (raw text if it was not an object)."""
+    raw = block.get("input")
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, dict) and set(raw) == {"_unparsed"} and isinstance(raw["_unparsed"], str):
+        return str(raw["_unparsed"])
+    return json.dumps(raw)
+
+
+def wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    """Messages in Messages-API form: tool calls become ``tool_use`` blocks, and the tool
+    results that follow an assistant turn become ``tool_result`` blocks of one user turn."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "system":
+            continue
+        if m.role == "tool":
+            block = {"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}
+            last = out[-1] if out else None
+            if last and last["role"] == "user" and isinstance(last["content"], list):
+                last["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+        elif m.tool_calls:
+            blocks: list[dict[str, Any]] = (
+                [{"type": "text", "text": m.content}] if m.content else []
+            )
+            blocks += [
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.arguments)}
+                for c in m.tool_calls
+            ]
+            out.append({"role": "assistant", "content": blocks})
+        else:
+            out.append(
+                {"role": "assistant" if m.role == "assistant" else "user", "content": m.content}
+            )
+    return out
+
+
+def parse_message(
+    data: dict[str, Any], where: str
+) -> tuple[str, str | None, Usage, tuple[ToolCall, ...]]:
+    """Text, stop reason, usage and tool calls of one Messages reply."""
     content = need(data, "content", where)
     if not isinstance(content, list):
         raise MalformedResponseError(f"{where}: content is not a list")
     text = "".join(
         str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text"
     )
+    calls = []
+    for b in content:
+        if isinstance(b, dict) and b.get("type") == "tool_use":
+            name = str(need(b, "name", where))
+            calls.append(
+                ToolCall(id=str(b.get("id") or ""), name=name, arguments=tool_arguments(b))
+            )
     raw = need(data, "usage", where)
     if not isinstance(raw, dict):
         raise MalformedResponseError(f"{where}: usage is not an object")
@@ -61,7 +122,7 @@ def parse_message(data: dict[str, Any], where: str) -> tuple[str, str | None, Us
         completion_tokens=as_int(raw.get("output_tokens"), "usage.output_tokens", where),
         cached_prompt_tokens=read,
     )
-    return text, data.get("stop_reason"), usage
+    return text, data.get("stop_reason"), usage, tuple(calls)
 
 
 class AnthropicBackend:
@@ -82,7 +143,9 @@ class AnthropicBackend:
             secret=key,
         )
 
-    async def _one(self, body: dict[str, Any]) -> tuple[str, str | None, Usage]:
+    async def _one(
+        self, body: dict[str, Any]
+    ) -> tuple[str, str | None, Usage, tuple[ToolCall, ...]]:
         data = await self._pool.post_json("/v1/messages", body)
         return parse_message(data, f"endpoint {self.name}")
 
@@ -107,13 +170,13 @@ class AnthropicBackend:
                 raise group.exceptions[0] from None
             parts = [t.result() for t in tasks]
         usage = Usage()
-        for _, _, u in parts:
+        for _, _, u, _ in parts:
             usage = usage + u
         return ChatResponse(
             model=body["model"],
             choices=tuple(
-                Choice(index=i, text=text, finish_reason=stop)
-                for i, (text, stop, _) in enumerate(parts)
+                Choice(index=i, text=text, finish_reason=stop, tool_calls=calls)
+                for i, (text, stop, _, calls) in enumerate(parts)
             ),
             usage=usage,
             latency_s=time.perf_counter() - started,

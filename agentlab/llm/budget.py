@@ -30,6 +30,11 @@ def prompt_token_ceiling(request: ChatRequest) -> int:
     tokens per message. Generous by design: a reservation must never be an underestimate.
     """
     text_bytes = sum(len(m.content.encode()) for m in request.messages)
+    if request.tools or any(m.tool_calls for m in request.messages):
+        # Tool schemas and calls travel as JSON; their serialised size bounds them the same way.
+        calls = [c for m in request.messages for c in m.tool_calls]
+        text_bytes += sum(len(t.model_dump_json().encode()) + 16 for t in request.tools)
+        text_bytes += sum(len(c.model_dump_json().encode()) + 16 for c in calls)
     return text_bytes + 8 * len(request.messages) + 16
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
@@ -10,7 +11,16 @@ from agentlab.errors import ConfigError, MalformedResponseError
 from agentlab.llm.config import OpenAIEndpoint
 from agentlab.llm.parse import as_int, need
 from agentlab.llm.transport import HttpPool
-from agentlab.types import ChatRequest, ChatResponse, Choice, TokenLogprob, Usage
+from agentlab.types import (
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    Message,
+    TokenLogprob,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 
 
 def read_key(endpoint: str, env: str | None, *, required: bool) -> str | None:
@@ -27,7 +37,7 @@ def request_body(request: ChatRequest, model: str) -> dict[str, Any]:
     """The chat-completions JSON body for ``request`` (fields left at None are not sent)."""
     body: dict[str, Any] = {
         "model": request.model or model,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "messages": [wire_message(m) for m in request.messages],
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
         "n": request.n,
@@ -42,7 +52,60 @@ def request_body(request: ChatRequest, model: str) -> dict[str, Any]:
         body["logprobs"] = True
         if request.top_logprobs is not None:
             body["top_logprobs"] = request.top_logprobs
+    if request.tools:
+        body["tools"] = [wire_tool(t) for t in request.tools]
     return body
+
+
+def wire_tool(tool: ToolSpec) -> dict[str, Any]:
+    """A tool in the chat-completions ``tools`` list."""
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+        },
+    }
+
+
+def wire_message(m: Message) -> dict[str, Any]:
+    """One message in chat-completions form (assistant tool calls, tool results)."""
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["content"] = m.content or None
+        out["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments},
+            }
+            for c in m.tool_calls
+        ]
+    if m.tool_call_id is not None:
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def parse_tool_calls(raw: Any, where: str) -> tuple[ToolCall, ...]:
+    """``message.tool_calls`` -> records; arguments stay the raw text (may be bad JSON)."""
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise MalformedResponseError(f"{where}: tool_calls is not a list")
+    calls = []
+    for item in raw:
+        function = need(item, "function", where)
+        arguments = function.get("arguments") if isinstance(function, dict) else None
+        calls.append(
+            ToolCall(
+                id=str(item.get("id") or ""),
+                name=str(need(function, "name", where)),
+                # Some servers send the arguments as an object rather than a JSON string.
+                arguments=arguments if isinstance(arguments, str) else json.dumps(arguments),
+            )
+        )
+    return tuple(calls)
 
 
 def _logprobs(raw: Any, where: str) -> tuple[TokenLogprob, ...] | None:
@@ -92,6 +155,7 @@ def parse_response(data: dict[str, Any], model: str, where: str, latency: float)
                     text=content if isinstance(content, str) else "",
                     finish_reason=c.get("finish_reason"),
                     logprobs=_logprobs(c.get("logprobs"), where),
+                    tool_calls=parse_tool_calls(message.get("tool_calls"), where),
                 )
             )
     except (TypeError, ValueError, KeyError, AttributeError) as exc:

@@ -29,7 +29,7 @@ from agentlab.errors import (
     RateLimitedError,
     RetryableLLMError,
 )
-from agentlab.types import ChatRequest, ChatResponse, Choice, TokenLogprob, Usage
+from agentlab.types import ChatRequest, ChatResponse, Choice, TokenLogprob, ToolCall, Usage
 
 FaultKind = Literal[
     "rate_limit", "server_error", "hang", "malformed", "bad_usage", "unauthorized", "not_found"
@@ -44,6 +44,14 @@ class Rule(BaseModel):
     replies: tuple[str, ...] = Field(min_length=1)
     user: str | None = Field(None, description="Regex searched in the last user message.")
     system: str | None = Field(None, description="Regex searched in the system messages.")
+    first_user: str | None = Field(
+        None, description="Regex searched in the first user message (the task, in a loop)."
+    )
+    tool_calls: tuple[tuple[ToolCall, ...], ...] = Field(
+        (),
+        description="Tool calls sent with the reply of turn t (none past the end). Arguments "
+        "are sent as written, so malformed JSON and unknown tools can be scripted.",
+    )
     finish_reason: str = "stop"
 
 
@@ -114,26 +122,37 @@ class ScriptedModel:
         """The scripted answer to ``request`` (all ``n`` choices, usage, logprobs)."""
         rule = self._match(request)
         turn = sum(1 for m in request.messages if m.role == "assistant")
+        calls: tuple[ToolCall, ...] = ()
         if rule is None:
             template, finish = self.default, "stop"
         else:
             template, finish = rule.replies[min(turn, len(rule.replies) - 1)], rule.finish_reason
+            if turn < len(rule.tool_calls):
+                calls = tuple(
+                    c if c.id else c.model_copy(update={"id": f"call_{turn}_{i}"})
+                    for i, c in enumerate(rule.tool_calls[turn])
+                )
+                finish = "tool_calls" if calls else finish
         choices = []
         completion = 0
         for i in range(request.n):
             text = template.replace("{choice}", str(i)).replace("{turn}", str(turn))
             if request.max_tokens < count_tokens(text):
                 text, finish = " ".join(text.split()[: request.max_tokens]), "length"
-            completion += count_tokens(text)
+            completion += count_tokens(text) + sum(_call_tokens(c) for c in calls)
             choices.append(
                 Choice(
                     index=i,
                     text=text,
                     finish_reason=finish,
                     logprobs=_logprobs(text, request) if request.logprobs else None,
+                    tool_calls=calls,
                 )
             )
-        prompt = sum(count_tokens(m.content) + 4 for m in request.messages)
+        prompt = sum(
+            count_tokens(m.content) + 4 + sum(_call_tokens(c) for c in m.tool_calls)
+            for m in request.messages
+        )
         return ChatResponse(
             model=request.model or "scripted",
             choices=tuple(choices),
@@ -143,9 +162,12 @@ class ScriptedModel:
 
     def _match(self, request: ChatRequest) -> Rule | None:
         user = last_user(request)
+        first = next((m.content for m in request.messages if m.role == "user"), "")
         system = "\n".join(m.content for m in request.messages if m.role == "system")
         for rule in self.rules:
             if rule.user is not None and not re.search(rule.user, user):
+                continue
+            if rule.first_user is not None and not re.search(rule.first_user, first):
                 continue
             if rule.system is not None and not re.search(rule.system, system):
                 continue
@@ -164,6 +186,10 @@ class ScriptedModel:
 
     async def aclose(self) -> None:
         return None
+
+
+def _call_tokens(call: ToolCall) -> int:
+    return count_tokens(call.name) + count_tokens(call.arguments) + 4
 
 
 def _logprobs(text: str, request: ChatRequest) -> tuple[TokenLogprob, ...]:

@@ -9,7 +9,9 @@ it as a context manager::
         ...  # point an OpenAIEndpoint at server.base_url
         assert len(server.requests) == 1
 
-Faults queued on the model (:class:`Fault`) come back as real HTTP: 429 with Retry-After,
+Scripted tool calls (``Rule.tool_calls``) are served in both wire formats (see
+:mod:`agentlab.llm.scripted_wire`). Faults queued on the model (:class:`Fault`) come back as
+real HTTP: 429 with Retry-After,
 500, a hang, malformed JSON, nonsense usage, 401, 404. Every request is logged
 (:attr:`ScriptedServer.requests`) so tests can count what the server saw.
 
@@ -33,7 +35,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from agentlab.llm.scripted import Fault, Rule, ScriptedModel
-from agentlab.types import ChatRequest, ChatResponse, Message
+from agentlab.llm.scripted_wire import (
+    anthropic_body,
+    anthropic_request,
+    openai_body,
+    openai_request,
+)
+from agentlab.types import ChatRequest
 
 __all__ = ["Fault", "LoggedRequest", "Rule", "ScriptedModel", "ScriptedServer"]
 
@@ -74,104 +82,6 @@ def _json_reply(status: int, obj: Any, *headers: tuple[str, str]) -> _Reply:
 
 def _error(status: int, message: str, code: str) -> _Reply:
     return _json_reply(status, {"error": {"message": message, "type": code, "code": code}})
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, list):  # content parts
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return str(content)
-
-
-def _openai_request(body: dict[str, Any]) -> ChatRequest:
-    return ChatRequest(
-        model=str(body.get("model", "")),
-        messages=tuple(
-            Message(role=m["role"], content=_text(m.get("content", ""))) for m in body["messages"]
-        ),
-        temperature=body.get("temperature", 1.0),
-        top_p=body.get("top_p"),
-        max_tokens=body.get("max_tokens") or body.get("max_completion_tokens") or 1024,
-        n=body.get("n", 1),
-        stop=tuple([body["stop"]] if isinstance(body.get("stop"), str) else body.get("stop") or ()),
-        seed=body.get("seed"),
-        logprobs=bool(body.get("logprobs")),
-        top_logprobs=body.get("top_logprobs"),
-    )
-
-
-def _anthropic_request(body: dict[str, Any]) -> ChatRequest:
-    system = _text(body.get("system", ""))
-    messages = [Message(role="system", content=system)] if system else []
-    messages += [Message(role=m["role"], content=_text(m["content"])) for m in body["messages"]]
-    return ChatRequest(
-        model=str(body.get("model", "")),
-        messages=tuple(messages),
-        temperature=body.get("temperature", 1.0),
-        top_p=body.get("top_p"),
-        max_tokens=body["max_tokens"],
-        stop=tuple(body.get("stop_sequences") or ()),
-    )
-
-
-def _openai_body(resp: ChatResponse, serial: int, bad_usage: bool) -> dict[str, Any]:
-    choices = []
-    for c in resp.choices:
-        logprobs = None
-        if c.logprobs is not None:
-            logprobs = {
-                "content": [
-                    {
-                        "token": t.token,
-                        "logprob": t.logprob,
-                        "bytes": None,
-                        "top_logprobs": [{"token": a, "logprob": b} for a, b in t.top],
-                    }
-                    for t in c.logprobs
-                ]
-            }
-        choices.append(
-            {
-                "index": c.index,
-                "finish_reason": c.finish_reason,
-                "logprobs": logprobs,
-                "message": {"role": "assistant", "content": c.text},
-            }
-        )
-    u = resp.usage
-    usage: dict[str, Any] = {
-        "prompt_tokens": u.prompt_tokens,
-        "completion_tokens": u.completion_tokens,
-        "total_tokens": u.prompt_tokens + u.completion_tokens,
-    }
-    if bad_usage:
-        usage = {"prompt_tokens": -3, "completion_tokens": "many"}
-    return {
-        "id": f"chatcmpl-{serial}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": resp.model,
-        "choices": choices,
-        "usage": usage,
-    }
-
-
-def _anthropic_body(resp: ChatResponse, serial: int, bad_usage: bool) -> dict[str, Any]:
-    c = resp.choices[0]
-    usage: dict[str, Any] = {
-        "input_tokens": resp.usage.prompt_tokens,
-        "output_tokens": resp.usage.completion_tokens,
-    }
-    if bad_usage:
-        usage = {"input_tokens": "lots"}
-    return {
-        "id": f"msg_{serial}",
-        "type": "message",
-        "role": "assistant",
-        "model": resp.model,
-        "content": [{"type": "text", "text": c.text}],
-        "usage": usage,
-        "stop_reason": "max_tokens" if c.finish_reason == "length" else "end_turn",
-    }
 
 
 class ScriptedServer:
@@ -340,7 +250,7 @@ class ScriptedServer:
         auth = headers.get("x-api-key", "") if anthropic else headers.get("authorization", "")
         try:
             body = json.loads(raw)
-            request = _anthropic_request(body) if anthropic else _openai_request(body)
+            request = anthropic_request(body) if anthropic else openai_request(body)
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             self._arrived(path, None, auth).status = 400
             return _error(400, f"bad request: {exc}", "invalid")
@@ -365,7 +275,7 @@ class ScriptedServer:
         if fault is not None and fault.kind == "malformed":
             return _Reply(200, b'{"choices": [{"message": {"content": "trunc')
         response = self.model.reply(request)
-        render = _anthropic_body if anthropic else _openai_body
+        render = anthropic_body if anthropic else openai_body
         bad_usage = fault is not None and fault.kind == "bad_usage"
         return _json_reply(200, render(response, next(self._serial), bad_usage))
 

@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "swe": "agentlab.coordinator.kinds.swe:SWEKind",
     "humaneval": "agentlab.coordinator.kinds.humaneval:HumanEvalKind",
     "stdio": "agentlab.coordinator.kinds.stdio:StdioKind",
+    "swe-agent": "agentlab.coordinator.kinds.swe_agent:SWEAgentKind",
 }
 
 
