@@ -183,6 +183,11 @@ class SandboxProvider(Protocol):
         """Drop a prepared image (``--clean``); False when there was none."""
         ...
 
+    async def pull_image(self, image: str) -> bool:
+        """Make a named image present (a current-format instance's own image): True when it is
+        here already or a registry gave it; False when neither (the caller says what to do)."""
+        ...
+
     async def reap(
         self, run_id: str | None = None, *, ttl_s: float | None = None, everything: bool = False
     ) -> list[str]:

@@ -18,6 +18,8 @@ SDK_OWNERS = {
     "docker": {"sandbox/docker.py"},
     "ray": {"coordinator/executors/ray.py"},
     "llama_cpp": {"llm/local.py"},
+    "swebench": {"tasks/official.py"},
+    "datasets": {"tasks/instances.py"},
 }
 
 

@@ -66,41 +66,69 @@ class BarProgress:
 def eval_command(
     dataset: Annotated[
         str,
-        typer.Option("--dataset", "--dataset-name", help="agentlab-mini, humaneval, or a path."),
+        typer.Option(
+            "--dataset",
+            "--dataset-name",
+            "--dataset_name",
+            "-d",
+            help="agentlab-mini, humaneval, a path, or a Hugging Face dataset name.",
+        ),
     ] = "agentlab-mini",
     predictions: Annotated[
         str,
         typer.Option(
             "--predictions",
             "--predictions-path",
+            "--predictions_path",
+            "-p",
             help="Predictions file, 'gold' or (HumanEval) 'canonical'.",
         ),
     ] = "gold",
-    split: Annotated[str, typer.Option(help="Dataset split (local datasets have one).")] = "test",
+    split: Annotated[
+        str, typer.Option("--split", "-s", help="Dataset split (local datasets have one).")
+    ] = "test",
     instance_ids: Annotated[
         list[str] | None,
         typer.Option(
-            "--instance-ids", help="Only these instances (repeatable, or space/comma separated)."
+            "--instance-ids",
+            "--instance_ids",
+            "-i",
+            help="Only these instances (repeatable, or space/comma separated).",
         ),
     ] = None,
-    max_workers: Annotated[int, typer.Option(min=1, help="Instances evaluated at once.")] = 4,
+    max_workers: Annotated[
+        int,
+        typer.Option("--max-workers", "--max_workers", min=1, help="Instances evaluated at once."),
+    ] = 4,
     timeout: Annotated[
-        float, typer.Option(min=1, help="Seconds for one instance's tests.")
+        float, typer.Option("--timeout", "-t", min=1, help="Seconds for one instance's tests.")
     ] = 1800.0,
-    run_id: Annotated[str | None, typer.Option(help="Run id; re-use it to resume.")] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", "--run_id", help="Run id; re-use it to resume.")
+    ] = None,
     cache_level: Annotated[
-        CacheLevel, typer.Option(help="Images kept after the run.")
+        CacheLevel,
+        typer.Option("--cache-level", "--cache_level", help="Images kept after the run."),
     ] = CacheLevel.env,
     clean: Annotated[
         bool, typer.Option(help="Remove images above --cache-level after the run.")
     ] = False,
     namespace: Annotated[
-        str | None, typer.Option(help="Use prebuilt <ns>/sweb.eval.x86_64.* images.")
+        str | None,
+        typer.Option(
+            help="Image namespace: prebuilt <ns>/sweb.eval.x86_64.* images, or the registry "
+            "namespace replacing the one a current-format instance's image names."
+        ),
     ] = None,
     rewrite_reports: Annotated[
-        bool, typer.Option(help="Regrade from saved logs; run nothing.")
+        bool,
+        typer.Option(
+            "--rewrite-reports", "--rewrite_reports", help="Regrade from saved logs; run nothing."
+        ),
     ] = False,
-    report_dir: Annotated[Path, typer.Option(help="Where logs and reports go.")] = Path("."),
+    report_dir: Annotated[
+        Path, typer.Option("--report-dir", "--report_dir", help="Where logs and reports go.")
+    ] = Path("."),
     grading_mode: Annotated[
         Grading,
         typer.Option("--grading", help="strict (default) or swebench (the harness, exactly)."),
@@ -134,6 +162,7 @@ def eval_command(
         dataset=dataset,
         predictions=predictions,
         config=config,
+        split=split,
         max_workers=max_workers,
         instance_ids=ids,
         report_dir=report_dir,

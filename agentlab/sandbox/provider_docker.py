@@ -46,6 +46,10 @@ class DockerProvider:
     async def remove_image(self, tag: str) -> bool:
         return await asyncio.to_thread(engine.remove_image, tag, self.config.base_url)
 
+    async def pull_image(self, image: str) -> bool:
+        """Present already, or pulled from a registry that answers."""
+        return await asyncio.to_thread(engine.try_pull, image, self.config.base_url)
+
     async def reap(
         self, run_id: str | None = None, *, ttl_s: float | None = None, everything: bool = False
     ) -> list[str]:

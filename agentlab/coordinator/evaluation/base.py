@@ -16,6 +16,7 @@ class EvalRequest:
     dataset: str
     predictions: str  # a file, or the kind's reference answers (``gold`` / ``canonical``)
     config: EvalConfig
+    split: str = "test"  # of a Hugging Face dataset (local files have one)
     max_workers: int = 4
     instance_ids: tuple[str, ...] = ()
     report_dir: Path = Path(".")

@@ -107,7 +107,8 @@ async def run_swe(
     async def persist(pred: Prediction, result: EvalResult) -> None:
         g = result.grade
         report = None
-        if g.outcome not in (grading.ERROR,):
+        # As the harness: no report.json when nothing was graded (error, empty, not applied).
+        if g.outcome not in grading.UNGRADED:
             report = grading.instance_report(pred.instance_id, g, patch_is_none=pred.patch is None)
         log_dir = reports.instance_log_dir(
             run.report_dir, cfg.run_id, pred.model_name, pred.instance_id
@@ -153,7 +154,7 @@ def _regrade(run: SWERun, pred: Prediction) -> EvalResult:
         return EvalResult(grading.Grade(grading.EMPTY_PATCH, patch_exists=False), logs)
     if not logs.run_log:
         return EvalResult(grading.Grade(grading.ERROR, detail="no saved logs to regrade"), logs)
-    spec = run.dataset.spec_for(inst)
+    spec = run.dataset.specs.get((inst.repo, inst.version))
     return EvalResult(regrade(inst, spec, logs, strict=run.config.strict), logs)
 
 
@@ -169,8 +170,10 @@ async def _write_run_reports(
             r.instance_id: r.outcome for r in rows if r.model_name == model and r.sample == 0
         }
         submitted = [p.instance_id for p in preds if p.model_name == model and p.sample == 0]
+        failing = [i for i, o in outcomes.items() if o != grading.RESOLVED]
+        reasons = reports.failure_reasons(run.report_dir, run.config.run_id, model, failing)
         report = grading.run_report(
-            [i.instance_id for i in run.dataset.instances], submitted, outcomes
+            [i.instance_id for i in run.dataset.instances], submitted, outcomes, reasons
         )
         summary.reports[model] = report
         summary.report_paths.append(
@@ -207,7 +210,7 @@ async def evaluate_swe(
     request: EvalRequest, provider: SandboxProvider, store: EvalStore, progress: EvalProgress
 ) -> EvalOutcome:
     """``agentlab eval`` on SWE-style data: grade, write reports, clean images if asked."""
-    data = resolve_dataset(request.dataset, offline=request.offline)
+    data = resolve_dataset(request.dataset, offline=request.offline, split=request.split)
     run = SWERun(
         data,
         request.predictions,
@@ -218,7 +221,7 @@ async def evaluate_swe(
         request.rewrite_reports,
     )
     builder = ProviderImages(provider)
-    images = InstanceImages(builder, request.config)
+    images = InstanceImages(builder, request.config, builder.present)
     pending, _ = select_predictions(run)
     progress.begin(len(pending))
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from agentlab.agent.context import estimate_tokens, source_files
 from agentlab.agent.context_stage import FileScore, Ranking, build_context, rank_files, score_file
@@ -29,7 +28,7 @@ from agentlab.coordinator.kinds.base import Stage
 from agentlab.coordinator.kinds.swe_data import (
     ProviderImages,
     instance_images,
-    is_bundled,
+    is_swe_dataset,
     load_swe,
 )
 from agentlab.coordinator.kinds.swe_gold import gold_rules
@@ -69,8 +68,8 @@ class SWEKind:
     name = "swe"
 
     def claims(self, dataset: DatasetConfig) -> bool:
-        """A bundled SWE-style dataset, or a path that exists."""
-        return is_bundled(dataset.name) or Path(dataset.name).exists()
+        """A bundled SWE-style dataset, a path that exists, or a Hugging Face dataset name."""
+        return is_swe_dataset(dataset.name)
 
     def problem_ids(self, dataset: DatasetConfig) -> list[str]:
         return [i.instance_id for i in load_swe(dataset).instances]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from agentlab.config import DatasetConfig
 from agentlab.datasets import bundled_names, dataset_path
-from agentlab.errors import ConfigError
+from agentlab.errors import ConfigError, SandboxUnavailableError
 from agentlab.protocols import SandboxProvider
 from agentlab.tasks.harness import EvalConfig, InstanceImages
-from agentlab.tasks.swebench import Dataset, load_dataset
+from agentlab.tasks.instances import hub_name, load_hub_records
+from agentlab.tasks.swebench import Dataset, dataset_from_records, load_dataset
 
 
 def is_bundled(name: str) -> bool:
@@ -19,16 +20,27 @@ def is_bundled(name: str) -> bool:
     return name in names or name.replace("_", "-") in names
 
 
-def resolve_dataset(name: str, *, offline: bool = False, option: str = "--dataset") -> Dataset:
-    """A bundled dataset by name, or a dataset folder or instances file by path."""
+def is_swe_dataset(name: str) -> bool:
+    """Bundled, a path that exists, or a Hugging Face dataset name the harness accepts."""
+    return is_bundled(name) or Path(name).exists() or hub_name(name) is not None
+
+
+def resolve_dataset(
+    name: str, *, offline: bool = False, option: str = "--dataset", split: str = "test"
+) -> Dataset:
+    """A bundled dataset by name, a dataset folder or instances file by path, or a Hugging
+    Face dataset name the harness accepts (``SWE-bench/SWE-bench_Verified``, ``lite``)."""
     if is_bundled(name):
         return load_dataset(dataset_path(name), name=name, offline=offline)
     path = Path(name)
+    if not path.exists() and hub_name(name):
+        return dataset_from_records(load_hub_records(name, split), name=name, offline=offline)
     if not path.exists():
         known = ", ".join(bundled_names())
         raise ConfigError(
             f"{option} {name!r}: no such dataset; use a bundled one ({known}), another task"
-            " kind's dataset, or a path to a dataset folder or .jsonl/.json instances file"
+            " kind's dataset, a Hugging Face dataset name, or a path to a dataset folder or"
+            " .jsonl/.json instances file"
         )
     return load_dataset(path, offline=offline)
 
@@ -77,6 +89,15 @@ class ProviderImages:
         self.built.append((name, tag))
         return tag
 
+    async def present(self, image: str) -> str:
+        """A current-format instance's own image: here already, or pulled if a registry has it."""
+        if await self.provider.pull_image(image):
+            return image
+        raise SandboxUnavailableError(
+            f"image {image} is not present and could not be pulled; build or load it under "
+            "that name, or point --namespace at a registry that has it"
+        )
+
     async def clean(self, names: Collection[str]) -> None:
         """Remove the built images whose name (``env``, ``instance``) is in ``names``."""
         for name, tag in self.built:
@@ -86,4 +107,5 @@ class ProviderImages:
 
 def instance_images(provider: SandboxProvider, run_id: str) -> InstanceImages:
     """Per-instance images (repository at /testbed), built once and cached by the engine."""
-    return InstanceImages(ProviderImages(provider), EvalConfig(run_id=run_id))
+    builder = ProviderImages(provider)
+    return InstanceImages(builder, EvalConfig(run_id=run_id), builder.present)
