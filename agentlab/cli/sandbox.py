@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 
@@ -38,11 +39,13 @@ def gc_cmd(
         bool, typer.Option("--all", help="Remove every agentlab container, live or not.")
     ] = False,
     run_id: Annotated[str | None, typer.Option(help="Only this run's containers.")] = None,
+    sandbox: Annotated[str | None, typer.Option(help="Sandbox provider (default docker).")] = None,
 ) -> None:
     """Remove agentlab containers whose owner is gone, that stopped, or that outlived a TTL."""
-    from agentlab.sandbox.docker import gc
+    from agentlab.cli.options import sandbox_provider
 
-    removed = gc(ttl, everything=all_, run_id=run_id)
+    provider = sandbox_provider(sandbox)
+    removed = asyncio.run(provider.reap(run_id, ttl_s=ttl, everything=all_))
     for name in removed:
         console.print(f"removed {name}")
     console.print(f"[dim]{len(removed)} container(s) removed[/]")

@@ -1,7 +1,8 @@
 """Schema migrations: one function per version step, applied in order inside one transaction.
 
 New tables appear through ``create_all``; a step here is needed only when an existing table
-gains or changes a column. Each step must be safe on SQLite and Postgres alike.
+gains or changes a column or an index (``create_all`` skips tables that exist, with their
+indexes). Each step must be safe on SQLite and Postgres alike.
 """
 
 from __future__ import annotations
@@ -29,8 +30,17 @@ def _v1_to_v2(session: Session) -> None:
     _add_float_column(session, "sandbox_exec", "usd")
 
 
+def _v2_to_v3(session: Session) -> None:
+    """Index llm_call by (run, problem, sample): one trajectory's calls are a seek (viewer)."""
+    session.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_llm_call_run_task ON llm_call (run_id, task_id, sample)"
+        )
+    )
+
+
 # STEPS[v] migrates a store from version v to v + 1.
-STEPS: dict[int, Step] = {1: _v1_to_v2}
+STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(session: Session, found: int, target: int) -> None:

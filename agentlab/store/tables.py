@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def utcnow() -> datetime:
@@ -133,6 +133,8 @@ class LLMCall(SQLModel, table=True):
     """One LLM call as the client wrapper made it: tokens, dollars, latency, attempts."""
 
     __tablename__ = "llm_call"
+    # One trajectory's calls without scanning the whole run (the viewer's per-turn costs).
+    __table_args__ = (Index("ix_llm_call_run_task", "run_id", "task_id", "sample"),)
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str | None = Field(default=None, sa_column=_run_fk(nullable=True))

@@ -22,6 +22,7 @@ from typing import Protocol
 from agentlab.errors import SandboxError
 from agentlab.protocols import Sandbox, SandboxBackend
 from agentlab.tasks import grading, hacking, log_parsers, reporters, scripts, tamper
+from agentlab.tasks.current import official_image, run_current
 from agentlab.tasks.grading import Grade
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import Dataset, RepoSpec, SWEInstance, namespace_image
@@ -93,11 +94,21 @@ class EvalResult:
     tests_s: float = 0.0
 
 
-class InstanceImages:
-    """Env image per repo+version, instance image per instance: built once, then cached."""
+class ImagePresence(Protocol):
+    """Makes sure a named image is present (pulling it if a registry has it); returns it."""
 
-    def __init__(self, build: ImageBuilder, config: EvalConfig) -> None:
+    async def __call__(self, image: str) -> str: ...
+
+
+class InstanceImages:
+    """Env image per repo+version, instance image per instance: built once, then cached.
+    A current-format instance names its own image: ``present`` makes sure it is there."""
+
+    def __init__(
+        self, build: ImageBuilder, config: EvalConfig, present: ImagePresence | None = None
+    ) -> None:
         self._build = build
+        self._present = present
         self._config = config
         self._locks: dict[str, asyncio.Lock] = {}
         self._done: dict[str, str] = {}
@@ -111,6 +122,12 @@ class InstanceImages:
 
     async def image_for(self, dataset: Dataset, instance: SWEInstance) -> str:
         """The image to evaluate ``instance`` in (prebuilt when a namespace is set)."""
+        if instance.is_current_format:
+            name = official_image(instance, self._config.namespace)
+            present = self._present
+            if present is None:
+                return name
+            return await self._once(f"image:{name}", lambda: present(name))
         if self._config.namespace:
             return namespace_image(self._config.namespace, instance.instance_id)
         spec = dataset.spec_for(instance)
@@ -199,9 +216,12 @@ async def evaluate(
             image = await images.image_for(dataset, instance)
             spec = sandbox_spec(config, image, instance.instance_id)
             async with backend.open(spec) as sandbox:
-                result = await run_in_sandbox(
-                    sandbox, instance, dataset.spec_for(instance), prediction, config
-                )
+                if instance.is_current_format:
+                    result = await run_current(sandbox, instance, prediction, config)
+                else:
+                    result = await run_in_sandbox(
+                        sandbox, instance, dataset.spec_for(instance), prediction, config
+                    )
             result.attempts = attempt
             result.duration_s = time.monotonic() - started
             return result
@@ -258,13 +278,12 @@ async def run_in_sandbox(
         # The harness reports its own timeout as an error; strict mode grades what finished.
         grade = Grade(grading.ERROR, patch_applied=True, detail="tests timed out")
         return EvalResult(grade, logs, tests_s=ran.duration_s)
-    if config.strict:
-        raw = await sandbox.exec(["head", "-c", str(RESULTS_CAP_BYTES), reporters.RESULTS_FILE])
-        statuses = log_parsers.parse_tagged(raw.stdout, nonce)
-    else:
-        statuses = log_parsers.PARSERS[spec.log_parser](
-            log_parsers.between_markers(logs.test_output) or ""
-        )
+    if not config.strict:
+        grade = grading.harness_grade(instance, spec.log_parser, logs.test_output)
+        logs.test_results = "".join(f"{s} {t}\n" for t, s in grade.statuses.items())
+        return EvalResult(grade, logs, tests_s=ran.duration_s)
+    raw = await sandbox.exec(["head", "-c", str(RESULTS_CAP_BYTES), reporters.RESULTS_FILE])
+    statuses = log_parsers.parse_tagged(raw.stdout, nonce)
     logs.test_results = "".join(f"{s} {t}\n" for t, s in statuses.items())
     return EvalResult(grading.grade(instance, statuses), logs, tests_s=ran.duration_s)
 
@@ -289,7 +308,9 @@ def _ensure_newline(text: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
 
-def regrade(instance: SWEInstance, spec: RepoSpec, logs: EvalLogs, *, strict: bool) -> Grade:
+def regrade(
+    instance: SWEInstance, spec: RepoSpec | None, logs: EvalLogs, *, strict: bool
+) -> Grade:
     """Grade again from saved logs (``--rewrite-reports``) without running anything."""
     if logs.run_log.startswith("TAMPERED"):
         return Grade(grading.TAMPERED, detail=logs.run_log.strip())
@@ -297,13 +318,13 @@ def regrade(instance: SWEInstance, spec: RepoSpec, logs: EvalLogs, *, strict: bo
         return Grade(grading.SUSPICIOUS, detail=logs.run_log.strip()[len("SUSPICIOUS: ") :])
     if scripts.APPLIED_MARKER not in logs.run_log:
         return Grade(grading.PATCH_FAILED)
-    if strict:
-        statuses = {}
-        for line in logs.test_results.splitlines():
-            status, _, test = line.partition(" ")
-            if test:
-                statuses[test] = status
-    else:
-        log = log_parsers.between_markers(logs.test_output) or ""
-        statuses = log_parsers.PARSERS[spec.log_parser](log)
+    if instance.is_current_format or spec is None:
+        return grading.harness_grade(instance, instance.log_parser, logs.test_output)
+    if not strict:
+        return grading.harness_grade(instance, spec.log_parser, logs.test_output)
+    statuses = {}
+    for line in logs.test_results.splitlines():
+        status, _, test = line.partition(" ")
+        if test:
+            statuses[test] = status
     return grading.grade(instance, statuses)

@@ -50,8 +50,36 @@ def test_version_1_store_gains_the_money_columns(store_url: str) -> None:
             version = session.exec(
                 select(SchemaInfo).where(SchemaInfo.key == "schema_version")
             ).one()
-            assert int(version.value) == SCHEMA_VERSION == 2
+            assert int(version.value) == SCHEMA_VERSION == 3
 
         store.call(check)
     finally:
         store.close()
+
+
+def _version_and_indexes(url: str) -> tuple[str, set[str]]:
+    st = open_store(url, create=False)
+    try:
+        with st.engine.connect() as conn:
+            version = conn.execute(
+                text("SELECT value FROM schema_info WHERE key = 'schema_version'")
+            ).scalar_one()
+        names = {i["name"] for i in inspect(st.engine).get_indexes("llm_call")}
+        return str(version), {n for n in names if n}
+    finally:
+        st.close()
+
+
+def test_version_2_store_gains_the_llm_call_trajectory_index(store_url: str) -> None:
+    st = open_store(store_url)
+    # Turn the fresh store into what agentlab with schema 2 wrote.
+    st.call(lambda s: s.execute(text("DROP INDEX ix_llm_call_run_task")))
+    st.call(lambda s: s.execute(
+        text("UPDATE schema_info SET value = '2' WHERE key = 'schema_version'")
+    ))
+    st.close()
+    assert _version_and_indexes(store_url) == ("2", {"ix_llm_call_role", "ix_llm_call_run_id"})
+    open_store(store_url).close()  # any writing command migrates
+    version, indexes = _version_and_indexes(store_url)
+    assert version == str(SCHEMA_VERSION) == "3"
+    assert "ix_llm_call_run_task" in indexes
