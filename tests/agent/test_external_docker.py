@@ -22,7 +22,7 @@ from sqlmodel import select
 
 import agentlab.agent.examples.diff_agent as diff_agent
 from agentlab.agent.external import ExternalConfig, ExternalRun, diff_rules, run_external
-from agentlab.cli.eval import DockerImages, resolve_dataset
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.llm import LLMClient, OpenAIEndpoint, ScriptedModel
 from agentlab.llm.openai import OpenAIBackend
 from agentlab.llm.pricing import ApiPrice
@@ -148,7 +148,7 @@ async def _run(
 async def test_own_agent_resolves_through_the_proxy(
     client: LLMClient, docker_backend: Any, data: Dataset, store: Store, run_id: str
 ) -> None:
-    images = InstanceImages(DockerImages(), EvalConfig(run_id=run_id, timeout=300))
+    images = InstanceImages(ProviderImages(), EvalConfig(run_id=run_id, timeout=300))
     config = ExternalConfig(command="python3 $AGENTLAB_AGENT_DIR/diff_agent.py", files=[AGENT])
 
     async def one(instance: SWEInstance) -> tuple[ExternalRun, bool]:
@@ -180,7 +180,7 @@ async def test_sandbox_reaches_only_the_proxy_and_the_cap_holds(
     run_id: str,
     host_listener: int,
 ) -> None:
-    images = InstanceImages(DockerImages(), EvalConfig(run_id=run_id, timeout=300))
+    images = InstanceImages(ProviderImages(), EvalConfig(run_id=run_id, timeout=300))
     instance = data.instances[0]
     image = await images.image_for(data, instance)
     # Control: with a full network the same probe reaches the host's port (and the TEST-NET

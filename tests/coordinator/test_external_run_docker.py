@@ -51,7 +51,7 @@ async def test_external_kind_resolves_through_agentlab_run(
         text = path.read_text().replace("dataset:\n", "dataset:\n  kind: external\n", 1)
         path.write_text(text)
         request = new_request(load_experiment(path), path, run_id)
-        outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        outcome = await run_pipeline(request, store)
         requests = len(server.requests)
     assert outcome.status == "finished", outcome
     snap = snapshot(store, run_id)

@@ -48,7 +48,8 @@ class ExternalKind(SWEKind):
     def open(self, env: RunEnv) -> ExternalPipeline:
         if not env.config.external.command.strip():
             raise ConfigError("dataset.kind external: set external.command (your agent's command)")
-        return ExternalPipeline(env, load_swe(env.config.dataset), instance_images(env.run_id))
+        images = instance_images(env.sandbox_provider(), env.run_id)
+        return ExternalPipeline(env, load_swe(env.config.dataset), images)
 
     def own_test_signal(self, state: RunState, task_id: str, sample: int) -> bool:
         """An external agent reports no test of its own: never a signal."""
