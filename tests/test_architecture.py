@@ -19,7 +19,7 @@ SDK_OWNERS = {
     "ray": {"coordinator/executors/ray.py"},
     "llama_cpp": {"llm/local.py"},
     "swebench": {"tasks/official.py"},
-    "datasets": {"tasks/instances.py"},
+    "datasets": {"tasks/hub.py"},
 }
 
 

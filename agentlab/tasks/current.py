@@ -23,18 +23,15 @@ from __future__ import annotations
 import asyncio
 import secrets
 import urllib.request
-from typing import TYPE_CHECKING
 
 from agentlab.protocols import Sandbox
 from agentlab.tasks import grading, log_parsers, reporters, scripts, tamper
+from agentlab.tasks.eval_records import EvalConfig, EvalLogs, EvalResult, stage_files
 from agentlab.tasks.grading import Grade
 from agentlab.tasks.harness_rules import EXIT_CODE_MARKER, EXIT_CODE_VAR
 from agentlab.tasks.log_parsers import END_MARKER, START_MARKER
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import SWEInstance
-
-if TYPE_CHECKING:
-    from agentlab.tasks.harness import EvalConfig, EvalResult
 
 ASSETS_DIR = "/opt/agentlab/image_assets"
 HARNESS_MODE = "harness-parser"
@@ -134,8 +131,6 @@ async def run_current(
     sandbox: Sandbox, instance: SWEInstance, prediction: Prediction, config: EvalConfig
 ) -> EvalResult:
     """Apply the patch, run the instance's eval script and grade with its parser."""
-    from agentlab.tasks.harness import EvalLogs, EvalResult, stage_files
-
     patch = prediction.patch or ""
     runner = strict_runner(instance) if config.strict else None
     restore, notes = await stage_assets(sandbox, instance)

@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +21,7 @@ from agentlab.errors import SandboxError
 from agentlab.protocols import Sandbox, SandboxBackend
 from agentlab.tasks import grading, hacking, log_parsers, reporters, scripts, tamper
 from agentlab.tasks.current import official_image, run_current
+from agentlab.tasks.eval_records import EvalConfig, EvalLogs, EvalResult, stage_files
 from agentlab.tasks.grading import Grade
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import Dataset, RepoSpec, SWEInstance, namespace_image
@@ -44,54 +43,6 @@ class ImageBuilder(Protocol):
         network: bool,
         name: str,
     ) -> str: ...
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """How each instance is evaluated."""
-
-    run_id: str = "eval"
-    strict: bool = True
-    timeout: float = 1800.0
-    retries: int = 3
-    cpus: float = 1.0
-    memory_mb: int = 2048
-    pids_limit: int = 512
-    base_image: str = "agentlab/base:bookworm"
-    namespace: str | None = None
-    # Strict mode: grade patches whose non-test code reaches for the grader ``suspicious``.
-    detect_hacking: bool = True
-
-
-@dataclass
-class EvalLogs:
-    """What the harness keeps per instance; written under the report directory."""
-
-    patch: str = ""
-    eval_sh: str = ""
-    test_output: str = ""
-    test_results: str = ""
-    run_log: str = ""
-
-    def files(self) -> dict[str, str]:
-        return {
-            "patch.diff": self.patch,
-            "eval.sh": self.eval_sh,
-            "test_output.txt": self.test_output,
-            "test_results.txt": self.test_results,
-            "run_instance.log": self.run_log,
-        }
-
-
-@dataclass
-class EvalResult:
-    """One graded prediction, with its logs and timings."""
-
-    grade: Grade
-    logs: EvalLogs = field(default_factory=EvalLogs)
-    attempts: int = 1
-    duration_s: float = 0.0
-    tests_s: float = 0.0
 
 
 class ImagePresence(Protocol):
@@ -288,29 +239,11 @@ async def run_in_sandbox(
     return EvalResult(grading.grade(instance, statuses), logs, tests_s=ran.duration_s)
 
 
-async def stage_files(sandbox: Sandbox, files: Mapping[str, tuple[str, int]]) -> None:
-    """Write every file an evaluation needs in one transfer (one exec, not one per file)."""
-    with tempfile.TemporaryDirectory(prefix="agentlab-stage-") as tmp:
-        root = Path(tmp)
-        await asyncio.to_thread(_write_tree, root, files)
-        await sandbox.copy_in(root, "/")
-
-
-def _write_tree(root: Path, files: Mapping[str, tuple[str, int]]) -> None:
-    for path, (text, mode) in files.items():
-        target = root / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        target.chmod(mode)
-
-
 def _ensure_newline(text: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
 
-def regrade(
-    instance: SWEInstance, spec: RepoSpec | None, logs: EvalLogs, *, strict: bool
-) -> Grade:
+def regrade(instance: SWEInstance, spec: RepoSpec | None, logs: EvalLogs, *, strict: bool) -> Grade:
     """Grade again from saved logs (``--rewrite-reports``) without running anything."""
     if logs.run_log.startswith("TAMPERED"):
         return Grade(grading.TAMPERED, detail=logs.run_log.strip())
@@ -328,3 +261,6 @@ def regrade(
         if test:
             statuses[test] = status
     return grading.grade(instance, statuses)
+
+
+__all__ = ["EvalConfig", "EvalLogs", "EvalResult", "ImageBuilder", "InstanceImages", "stage_files"]

@@ -2,84 +2,26 @@
 
 The current SWE-bench format (swebench 5.x) makes each instance self-contained: ``image``,
 ``eval_script``, ``log_parser`` (a ``parse_log_*`` name), ``eval_type`` and ``image_assets``.
-Such files are read unchanged by :func:`agentlab.tasks.swebench.load_dataset`. This module adds
-the Hugging Face dataset names the harness accepts (through the ``datasets`` library, the only
-module importing it) and :func:`convert`, which writes the current format from an older dataset
-(instances plus ``specs.json``), with eval scripts in the harness's shape.
+Such files are read unchanged by :func:`agentlab.tasks.swebench.load_dataset`. The Hugging Face
+dataset names the harness accepts are read in :mod:`agentlab.tasks.hub`; this module adds
+:func:`convert`, which writes the current format from an older dataset (instances plus
+``specs.json``), with eval scripts in the harness's shape.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import shlex
 from pathlib import Path
 from typing import Any
 
-from agentlab.errors import DatasetError
+from agentlab.tasks.hub import HUB_ALIASES, hub_name, load_hub_records, read_parquet
 from agentlab.tasks.swebench import Dataset, RepoSpec, SWEInstance, diff_files, namespace_image
 
-# The dataset names the harness maps to hub repositories; any other "owner/name" is used as is.
-HUB_ALIASES = {
-    "swe-bench": "SWE-bench/SWE-bench",
-    "swebench": "SWE-bench/SWE-bench",
-    "swe_bench": "SWE-bench/SWE-bench",
-    "swe-bench-lite": "SWE-bench/SWE-bench_Lite",
-    "swebench-lite": "SWE-bench/SWE-bench_Lite",
-    "swe_bench_lite": "SWE-bench/SWE-bench_Lite",
-    "swe-bench_lite": "SWE-bench/SWE-bench_Lite",
-    "lite": "SWE-bench/SWE-bench_Lite",
-}
 # agentlab's own parser names and the harness parser that reads the same runner's log.
 HARNESS_PARSER = {"pytest": "parse_log_pytest", "unittest": "parse_log_django"}
 DEFAULT_NAMESPACE = "agentlab"
 TESTBED = "/testbed"
-
-
-def hub_name(name: str) -> str | None:
-    """The hub repository ``name`` stands for, or None if it is not a hub dataset name."""
-    if name.lower() in HUB_ALIASES:
-        return HUB_ALIASES[name.lower()]
-    parts = name.split("/")
-    if len(parts) == 2 and all(parts) and not name.endswith((".json", ".jsonl", ".parquet")):
-        return name
-    return None
-
-
-def _datasets_lib() -> Any:
-    try:
-        return importlib.import_module("datasets")
-    except ImportError as exc:
-        raise DatasetError(
-            "reading Hugging Face datasets and .parquet files needs the datasets library; "
-            "run: pip install 'agentlab[swebench]'"
-        ) from exc
-
-
-def load_hub_records(name: str, split: str) -> list[dict[str, Any]]:
-    """Records of a hub dataset's ``split``; a one-line error naming what to download."""
-    repo = hub_name(name) or name
-    lib = _datasets_lib()
-    try:
-        data = lib.load_dataset(repo, split=split)
-    except Exception as exc:  # the hub client raises many types: offline, 404, auth, network
-        raise DatasetError(
-            f"cannot load {repo} (split {split}) from the Hugging Face hub "
-            f"({exc.__class__.__name__}); download its {split} split from "
-            f"https://huggingface.co/datasets/{repo}/tree/main/data (a .parquet file) and pass "
-            "--dataset <that file>"
-        ) from exc
-    return [dict(row) for row in data]
-
-
-def read_parquet(path: Path) -> list[dict[str, Any]]:
-    """Records of a ``.parquet`` file (as the hub serves datasets)."""
-    lib = _datasets_lib()
-    try:
-        data = lib.load_dataset("parquet", data_files=str(path), split="train")
-    except Exception as exc:
-        raise DatasetError(f"{path}: cannot read parquet: {exc}") from exc
-    return [dict(row) for row in data]
 
 
 def harness_eval_script(instance: SWEInstance, spec: RepoSpec) -> str:
@@ -146,3 +88,6 @@ def write_jsonl(records: list[dict[str, Any]], path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     tmp.replace(path)
+
+
+__all__ = ["HUB_ALIASES", "convert", "hub_name", "load_hub_records", "read_parquet"]

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentlab.errors import DatasetError
+from agentlab.tasks.hub import read_parquet
 
 LogParser = Literal["pytest", "unittest"]
 KNOWN_PARSERS: tuple[str, ...] = ("pytest", "unittest")
@@ -140,8 +141,6 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found; pass an existing .jsonl or .json file")
     if path.suffix == ".parquet":
-        from agentlab.tasks.instances import read_parquet  # it imports this module
-
         return read_parquet(path)
     text = path.read_text(encoding="utf-8")
     try:
