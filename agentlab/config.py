@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentlab.agent.agent_records import AgentLimits
+from agentlab.agent.external import ExternalConfig
 from agentlab.errors import ConfigError
 from agentlab.sandbox.config import DockerConfig, SandboxConfig
 from agentlab.scoring.selectors import SelectorConfig, VoteConfig
@@ -236,18 +237,18 @@ class ConcurrencyConfig(_Config):
 
 
 class SelectionSection(_Config):
-    """Selection after sampling: the vote matrix, then the listed methods over the top m.
+    """Selection after sampling: the kind's matrix stage, then the listed methods over the top m.
 
-    Methods come from the registry in :mod:`agentlab.scoring.selectors` (``vote``, ``judge``,
-    ``tournament``, ``trajectory``; a bare name means its defaults).
+    The matrix stage is the kind's own (SWE: the vote matrix of generated tests x candidates;
+    HumanEval: CodeT dual agreement). Methods come from the registry in
+    :mod:`agentlab.scoring.selectors` (``vote``, ``judge``, ``tournament``, ``trajectory``; a
+    bare name means its defaults). The run's answer per problem is the first method in the
+    order trajectory, tournament, judge, logprob, vote, codet that picked.
     """
 
     enabled: bool = Field(False, description="`agentlab run` ends with selection.")
     methods: tuple[SelectorConfig, ...] = Field(
         (VoteConfig(),), description="Selection methods, each run over the top m."
-    )
-    final: str | None = Field(
-        None, description="The method whose pick is the run's answer; None = the last that picked."
     )
     top_m: int = Field(3, ge=1, description="Candidates (by votes) the methods choose among.")
     max_sandboxes: int = Field(4, ge=1, description="Sandboxes across all problems.")
@@ -297,6 +298,10 @@ class ExperimentConfig(_Config):
     agent: AgentLimits = Field(
         AgentLimits(),
         description="The tool-calling agent's limits and mode (used by `dataset.kind: swe-agent`).",
+    )
+    external: ExternalConfig = Field(
+        ExternalConfig(),
+        description="Your own agent program (used by `dataset.kind: external`; docs/agent.md).",
     )
     store: str = Field("sqlite:///agentlab.db", description="Result store URL.")
 

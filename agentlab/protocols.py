@@ -183,8 +183,20 @@ class SandboxProvider(Protocol):
         """Drop a prepared image (``--clean``); False when there was none."""
         ...
 
-    async def reap(self, run_id: str | None = None) -> list[str]:
-        """Remove sandboxes a crashed or killed process left behind (one run's, or all stale)."""
+    async def pull_image(self, image: str) -> bool:
+        """Make a named image present (a current-format instance's own image): True when it is
+        here already or a registry gave it; False when neither (the caller says what to do)."""
+        ...
+
+    async def reap(
+        self, run_id: str | None = None, *, ttl_s: float | None = None, everything: bool = False
+    ) -> list[str]:
+        """Remove sandboxes a crashed or killed process left behind; their names.
+
+        Stale means: owner process gone, stopped, or older than ``ttl_s`` (default: the TTL
+        each was started with). ``run_id`` limits it to one run; ``everything`` removes live
+        ones too (never while other runs share the engine).
+        """
         ...
 
 

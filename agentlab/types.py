@@ -175,6 +175,10 @@ class SandboxSpec(Record):
     pids_limit: int = 256
     tmp_mb: int = 512
     network: bool = False
+    # A Unix socket on the engine's host (Docker only). When set, the sandbox's one network is a
+    # private one with no route out, on which ``agentlab-proxy:8080`` forwards to this socket:
+    # it reaches that and nothing else. ``network`` must then be False.
+    proxy_socket: str | None = None
     workdir: str = "/"
     ttl_s: float = 3600.0
     output_cap_bytes: int = 4 * 1024 * 1024

@@ -85,6 +85,27 @@ class FastBackend:
         yield FastSandbox(self.latency_s)
 
 
+class FastProvider:
+    """A sandbox provider around :class:`FastBackend` (no images, nothing to reap)."""
+
+    name = "fast"
+
+    def __init__(self, latency_s: float) -> None:
+        self._backend = FastBackend(latency_s)
+
+    def backend(self) -> FastBackend:
+        return self._backend
+
+    async def prepare_image(self, **_: object) -> str:
+        return "none"
+
+    async def remove_image(self, tag: str) -> bool:
+        return False
+
+    async def reap(self, run_id: str | None = None) -> list[str]:
+        return []
+
+
 class Step(Record):
     step: int
     messages: tuple[Message, ...]
@@ -177,7 +198,7 @@ async def bench(args: argparse.Namespace, folder: Path, port: int) -> tuple[floa
     store = open_store(f"sqlite:///{folder}/bench.db")
     request = new_request(load_experiment(path), path, "bench")
     try:
-        async with run_env(request, store, FastBackend(args.sandbox_latency)) as env:
+        async with run_env(request, store, FastProvider(args.sandbox_latency)) as env:
             pipeline = BenchPipeline(env, args.problems, args.steps)
             outcome = await execute(env, pipeline)
             assert outcome.status == "finished", outcome

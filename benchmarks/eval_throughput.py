@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from agentlab.cli.eval import DockerImages, resolve_dataset
 from agentlab.coordinator.fanout import fan_out
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.sandbox.docker import DockerBackend
 from agentlab.tasks import scripts
 from agentlab.tasks.harness import EvalConfig, EvalResult, InstanceImages, evaluate, run_in_sandbox
@@ -69,7 +69,7 @@ def row(name: str, n: int, wall: float, results: list[EvalResult], workers: int)
 async def main() -> None:
     data = resolve_dataset("agentlab-mini")
     cfg = EvalConfig(run_id="bench-eval", timeout=600)
-    images = InstanceImages(DockerImages(), cfg)
+    images = InstanceImages(ProviderImages(), cfg)
     for inst in data.instances:  # build (or find) every image before timing
         await images.image_for(data, inst)
     n = len(data.instances)

@@ -10,8 +10,9 @@ gold patch of every instance, a correct fix with 60 MB of output, and a correct 
 ``--grading swebench`` (the harness's rules) in one run.
 
 A hostile case is graded right when it is not resolved, a control when it is. The ``harness
-fooled`` column says what the real harness would do with the case (by its rules: it parses
-the printed log, has no tamper check and autoloads plugins) next to what harness mode did.
+fooled`` column says what the real harness (swebench 5.x) would do with the case (by its rules:
+it parses the printed log, checks the recorded exit code, has no tamper check and autoloads
+plugins) next to what harness mode did.
 
 The detector's false-positive rate is measured on code that is not hostile: the gold patches
 of every bundled dataset, HumanEval's canonical solutions, and every non-test source file of
@@ -150,7 +151,13 @@ def build_cases(dataset: Dataset, root: Path) -> list[Case]:
     attrs.write_text("conftest.py binary\n")
     cases: list[tuple[str, str, bool, str]] = [
         # name, instance, would the real harness be fooled, patch
-        ("forge-printed-lines", PYTEST_TARGET, True, repo.diff(append={module: _printer(passed)})),
+        (  # swebench 5.x records the test command's exit code and refuses a run that exited
+            # non-zero with no failing test parsed (refereed by tests/tasks/test_harness_rules.py)
+            "forge-printed-lines",
+            PYTEST_TARGET,
+            False,
+            repo.diff(append={module: _printer(passed)}),
+        ),
         (  # pytest captures fd 1 at collection and never prints it: the harness is not fooled
             "forge-then-exit",
             PYTEST_TARGET,

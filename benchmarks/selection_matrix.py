@@ -21,7 +21,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from agentlab.cli.eval import DockerImages, resolve_dataset
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.sandbox.docker import DockerBackend
 from agentlab.scoring.matrix import Cell, CellJob, MatrixCandidate, MatrixTest, WarmRepo, run_cells
 from agentlab.tasks.harness import EvalConfig, InstanceImages, sandbox_spec
@@ -94,7 +94,7 @@ async def main(size: int, instance_id: str) -> float:
     dataset = resolve_dataset("agentlab-mini")
     instance = dataset.by_id()[instance_id]
     config = EvalConfig(run_id="bench-selection-matrix")
-    image = await InstanceImages(DockerImages(), config).image_for(dataset, instance)
+    image = await InstanceImages(ProviderImages(), config).image_for(dataset, instance)
     spec = sandbox_spec(config, image, instance_id)
     backend = DockerBackend()
     cands, tests = _candidates(instance.patch, size), _tests(size)

@@ -9,8 +9,9 @@ own event loop's task, HTTP/1.1 with keep-alive.
 Guarantees: a request without the proxy's bearer token is refused (401) and never forwarded;
 once the problem's dollars (``cap_usd``) would be passed by a call's worst case, or the run's
 ledger refuses it, the call is refused with HTTP 402 and an error naming the cap, and never
-reaches the endpoint. Not done yet: serving it on a network only one sandbox can reach, and
-the ``external`` trajectory kind that runs the user's program (docs/agent.md).
+reaches the endpoint. With ``socket_path`` it listens on a Unix socket only (no TCP port at
+all), which the Docker backend relays onto one sandbox's private network
+(``SandboxSpec.proxy_socket``); the ``external`` kind wires the two (docs/agent.md).
 """
 
 from __future__ import annotations
@@ -62,12 +63,14 @@ class MeteringProxy:
         host: str = "127.0.0.1",
         port: int = 0,
         token: str | None = None,
+        socket_path: str | None = None,
     ) -> None:
         self.client = client
         self.context = context
         self.cap_usd = cap_usd
         self.host, self.port = host, port
         self.token = token or secrets.token_hex(16)
+        self.socket_path = socket_path  # serve on this Unix socket instead of host:port
         self.stats = ProxyStats()
         self._server: asyncio.Server | None = None
         self._serial = 0
@@ -78,6 +81,9 @@ class MeteringProxy:
         return f"http://{self.host}:{self.port}/v1"
 
     async def __aenter__(self) -> MeteringProxy:
+        if self.socket_path is not None:
+            self._server = await asyncio.start_unix_server(self._connection, self.socket_path)
+            return self
         self._server = await asyncio.start_server(self._connection, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self

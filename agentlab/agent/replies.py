@@ -21,42 +21,33 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from agentlab.agent.edits import EditBlock, parse_edit_blocks
 from agentlab.agent.prompts import format_fix_message
 from agentlab.errors import ReplyFormatError
+from agentlab.text import FormatFailure, Parsed, code_blocks, python_block
+from agentlab.text import parse_with_fixes as _parse_with_fixes
+
+__all__ = [
+    "EditReply",
+    "FormatFailure",
+    "Parsed",
+    "TestReply",
+    "code_blocks",
+    "decision",
+    "parse_with_fixes",
+    "python_block",
+]
 
 T = TypeVar("T")
 
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<mark>```+|~~~+)[ \t]*(?P<lang>[\w+-]*)[^\n]*$", re.M)
 _DECISION = re.compile(
     r"^[\W_]*(?:decision[\W_]*)?(?P<word>APPROVE|REVISE|REWRITE_TEST)[\W_]*$", re.IGNORECASE
 )
 
 TestDecision = Literal["WRITE", "APPROVE", "REVISE"]
 EditAction = Literal["EDIT", "REWRITE_TEST", "APPROVE"]
-
-
-def code_blocks(text: str) -> list[tuple[str, str]]:
-    """Every fenced block in ``text`` as (language, body), in order. Unclosed ones run to EOF."""
-    out: list[tuple[str, str]] = []
-    pos = 0
-    while (opening := _FENCE.search(text, pos)) is not None:
-        mark = opening["mark"]
-        start = opening.end() + 1
-        closing = re.compile(rf"^[ \t]*{re.escape(mark[0])}{{{len(mark)},}}[ \t]*$", re.M)
-        end_match = closing.search(text, start)
-        end = end_match.start() if end_match else len(text)
-        out.append((opening["lang"].lower(), text[start:end]))
-        pos = end_match.end() if end_match else len(text)
-    return out
-
-
-def python_block(text: str) -> str | None:
-    """The last fenced block tagged python/py (or untagged); None if there is none."""
-    found = [body for lang, body in code_blocks(text) if lang in ("python", "py", "python3", "")]
-    return found[-1] if found and found[-1].strip() else None
 
 
 def decision(text: str, allowed: Collection[str]) -> str | None:
@@ -154,27 +145,6 @@ def parse_edit_reply(text: str) -> EditReply:
     )
 
 
-# ------------------------------------------------------------------------ format-fix loop
-
-
-@dataclass(frozen=True)
-class Parsed(Generic[T]):
-    """A reply that parsed, after ``fixes`` 'fix your format' turns."""
-
-    value: T
-    reply: str
-    fixes: int
-
-
-@dataclass(frozen=True)
-class FormatFailure:
-    """The model never produced a usable reply; ``reason`` is the last parse error."""
-
-    reason: str
-    replies: tuple[str, ...]
-    fixes: int
-
-
 async def parse_with_fixes(
     reply: str,
     parse: Callable[[str], T],
@@ -182,19 +152,7 @@ async def parse_with_fixes(
     *,
     max_fixes: int,
 ) -> Parsed[T] | FormatFailure:
-    """Parse ``reply``; on a format error ask the model again, at most ``max_fixes`` times.
-
-    ``ask_again(message)`` sends the "fix your format" message as the next user turn (after
-    the bad reply) and returns the model's new reply. Errors it raises (LLM or budget errors)
-    propagate: they are not the model's format problem.
-    """
-    replies = [reply]
-    for fixes in range(max_fixes + 1):
-        try:
-            return Parsed(parse(replies[-1]), replies[-1], fixes)
-        except ReplyFormatError as exc:
-            reason = str(exc)
-        if fixes == max_fixes:
-            return FormatFailure(reason, tuple(replies), fixes)
-        replies.append(await ask_again(format_fix_message(reason)))
-    raise AssertionError("unreachable")  # the loop always returns
+    """:func:`agentlab.text.parse_with_fixes` with the agent's "fix your format" wording."""
+    return await _parse_with_fixes(
+        reply, parse, ask_again, max_fixes=max_fixes, fix_message=format_fix_message
+    )

@@ -8,7 +8,7 @@ share few distinct ``(n, c)`` pairs, so each pair is computed once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -72,3 +72,18 @@ def counts_from_outcomes(outcomes: ArrayLike) -> tuple[IntArray, IntArray]:
         raise ConfigError("outcomes must be a problems x samples matrix with at least one sample")
     n = np.full(mat.shape[0], mat.shape[1], dtype=np.int64)
     return n, mat.sum(axis=1).astype(np.int64)
+
+
+def pass_at_ks(
+    per_task: Mapping[str, Sequence[bool]], ks: Sequence[int] = (1, 10, 100)
+) -> dict[str, float]:
+    """Mean pass@k over tasks (outcomes per task), for each k every task has samples for."""
+    out: dict[str, float] = {}
+    if not per_task:
+        return out
+    n = [len(v) for v in per_task.values()]
+    c = [sum(v) for v in per_task.values()]
+    for k in ks:
+        if all(len(v) >= k for v in per_task.values()):
+            out[f"pass@{k}"] = float(np.mean(pass_at_k(n, c, k)))
+    return out

@@ -28,9 +28,9 @@ err_console = Console(stderr=True)
 def _register_all() -> None:
     # Imported here, not at module top, so `agentlab --help` stays fast and one area's
     # optional dependency cannot break the others.
-    from agentlab.cli import budget, demo, eval, models, run, sandbox, select, sql, view
+    from agentlab.cli import budget, convert, demo, eval, models, run, sandbox, select, sql, view
 
-    for module in (sql, sandbox, eval, budget, models, run, select, demo, view):
+    for module in (sql, sandbox, eval, convert, budget, models, run, select, demo, view):
         module.register(app)
 
 

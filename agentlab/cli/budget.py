@@ -1,5 +1,8 @@
 """``agentlab budget``: coverage fits, budget plans, policy simulations, endpoint profiles.
 
+The analysis and plots are in :mod:`agentlab.budget.analysis` and :mod:`agentlab.budget.plot`;
+this module loads, calls and prints.
+
 ``budget profile`` measures an endpoint with ``agentlab.llm.profile`` and stores the result
 with ``agentlab.store.profile_store``; this module only wires the two and prints.
 """
@@ -10,17 +13,15 @@ import asyncio
 import uuid
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agentlab.budget.fit import SelectionCurve, bootstrap_power_law
-from agentlab.budget.passk import coverage_curve, log_spaced_ks
+from agentlab.budget.analysis import compare_policies, fit_summary, usd_per_sample
+from agentlab.budget.fit import SelectionCurve
 from agentlab.budget.plan import DEFAULT_SELECTIONS, Pilot, plan
-from agentlab.budget.policy import AdaptivePolicy, UniformPolicy
-from agentlab.budget.posterior import Interval, PriorPosterior
-from agentlab.budget.simulate import Verifier, run_policy, shape, simulate
+from agentlab.budget.plot import plot_fit
+from agentlab.budget.posterior import Interval
 from agentlab.errors import ConfigError
 from agentlab.llm import EndpointConfig, load_endpoints
 from agentlab.llm.profile import LevelResult, best_tokens_per_s, parse_levels, profile_endpoint
@@ -58,13 +59,10 @@ def _load(store: str | None, run_id: str) -> RunOutcomes:
 
 
 def _usd_per_sample(run: RunOutcomes, override: float | None, cpu_hour_usd: float) -> float | None:
-    if override is not None:
-        if override <= 0:
-            raise ConfigError(f"--usd-per-sample must be > 0, got {override}")
-        return override
-    total = run.llm_usd + run.sandbox_seconds * cpu_hour_usd / 3600.0
     count = len(run.instance_ids) * run.samples
-    return total / count if total > 0 else None
+    return usd_per_sample(
+        run.llm_usd, run.sandbox_seconds, count, override=override, cpu_hour_usd=cpu_hour_usd
+    )
 
 
 @budget_app.command("fit")
@@ -78,29 +76,22 @@ def fit_cmd(
 ) -> None:
     """Fit coverage vs samples for RUN: power law and zero-inflated Beta model, with intervals."""
     run = _load(store, run_id)
-    mat = np.asarray(run.resolved, dtype=bool)
-    n = np.full(mat.shape[0], mat.shape[1])
-    c = mat.sum(axis=1)
-    ks = log_spaced_ks(run.samples, 8)
-    console.print(f"run {run_id}: {mat.shape[0]} problems x {run.samples} samples")
-    if len(ks) >= 2:
-        law = bootstrap_power_law(n, c, ks, base=base)
+    fit = fit_summary(run.resolved, base=base)
+    console.print(f"run {run_id}: {fit.problems} problems x {run.samples} samples")
+    if fit.law is not None:
         console.print(
-            f"power law c(k) = {base}**(a * k**b): a = {_fmt(law.a)}, b = {_fmt(law.b)} (90%)"
+            f"power law c(k) = {base}**(a * k**b): a = {_fmt(fit.law.a)}, b = {_fmt(fit.law.b)}"
+            " (90%)"
         )
-    post = PriorPosterior(n, c)
-    for name in ("zero_mass", "alpha", "beta", "pass_at_1"):
-        console.print(f"prior {name} = {_fmt(post.parameter_interval(name))}")
+    for name, interval in fit.prior.items():
+        console.print(f"prior {name} = {_fmt(interval)}")
     table = Table("k", "coverage (same problems)", "selected, state machine")
-    eff = float(DEFAULT_SELECTIONS[2]([10])[0])
-    for k in sorted({1, run.samples, 2 * run.samples, 4 * run.samples, 8 * run.samples}):
-        iv = post.predict_observed(k)
-        sel = Interval(iv.point * eff, iv.low * eff, iv.high * eff)
+    for k, iv, sel in fit.rows:
         table.add_row(str(k), _fmt(iv), _fmt(sel))
     console.print(table)
     if out:
         usd = _usd_per_sample(run, usd_per_sample, cpu_hour_usd)
-        plot_fit(out, n, c, post, base, eff, usd, len(run.instance_ids))
+        plot_fit(out, fit.n, fit.c, fit.posterior, base, fit.efficiency, usd, fit.problems)
         console.print(f"plot written to {out}")
 
 
@@ -156,24 +147,8 @@ def simulate_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Uniform-k vs adaptive vs oracle at the uniform policy's cost, on a simulated population."""
-    if problems < 5 or k < 1:
-        raise ConfigError("--problems must be >= 5 and --k >= 1")
-    pop = shape(shape_name)
-    verifier = Verifier(false_positive, false_negative)
-    out = simulate(pop, problems, max(64, 4 * k), verifier, seed)
-    uniform = run_policy(UniformPolicy(k), out, float("inf"))
+    rows = compare_policies(shape_name, problems, k, false_positive, false_negative, seed)
     table = Table("policy", "score", "cost USD", "samples/problem", "coverage")
-    rows = [uniform]
-    for oracle in (False, True):
-        policy = AdaptivePolicy(
-            pop.prior,
-            sample_usd=pop.sample_usd,
-            false_positive=false_positive,
-            false_negative=false_negative,
-            max_samples=out.correct.shape[1],
-            oracle=oracle,
-        )
-        rows.append(run_policy(policy, out, uniform.cost))
     for r in rows:
         table.add_row(
             r.policy, f"{r.score:.3f}", f"{r.cost:.2f}", f"{r.samples:.2f}", f"{r.coverage:.3f}"
@@ -282,54 +257,6 @@ def profile_cmd(
         f"(kind gpu or cpu) in configs/pricing.yaml (best aggregate, at concurrency "
         f"{best.concurrency})"
     )
-
-
-def plot_fit(
-    path: str,
-    n: np.ndarray,
-    c: np.ndarray,
-    post: PriorPosterior,
-    base: str,
-    efficiency: float,
-    usd_per_sample: float | None,
-    problems: int,
-) -> None:
-    """Coverage and selected score vs k (and vs dollars when the cost is known), with bands."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: render straight to a file
-    import matplotlib.pyplot as plt
-
-    observed = log_spaced_ks(int(n.min()), 8)
-    ks = log_spaced_ks(int(n.min()) * 8, 16)
-    preds = [post.predict_observed(k) for k in ks]
-    mid = np.array([p.point for p in preds])
-    low, high = np.array([p.low for p in preds]), np.array([p.high for p in preds])
-    panels = 2 if usd_per_sample else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.5), squeeze=False)
-    xs = [np.asarray(ks, dtype=float)]
-    if usd_per_sample:
-        xs.append(np.asarray(ks, dtype=float) * usd_per_sample * problems)
-    for ax, x, label in zip(axes[0], xs, ["samples per problem k", "USD"], strict=False):
-        scale = x[0] / ks[0]
-        ax.plot(np.asarray(observed) * scale, coverage_curve(n, c, observed), "o", label="pass@k")
-        ax.plot(x, mid, label="coverage, zero-inflated Beta model")
-        ax.fill_between(x, low, high, alpha=0.25, label="90% interval")
-        ax.plot(x, mid * efficiency, "--", label="selected (state machine)")
-        ax.fill_between(x, low * efficiency, high * efficiency, alpha=0.15)
-        if len(observed) >= 2:
-            law = bootstrap_power_law(n, c, observed, base=base, reps=100)
-            ax.plot(x, law.law(ks), ":", label=f"power law, base {base}")
-            law_low, law_high = law.band(ks)
-            ax.fill_between(x, law_low, law_high, alpha=0.1, color="grey")
-        ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel("score")
-        ax.set_ylim(0, 1)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def register(app: typer.Typer) -> None:

@@ -68,11 +68,13 @@ def _experiment(
 
 def write_configs(folder: Path, k: int, problems: int) -> tuple[Path, Path]:
     """The two experiment files of the demo (kept, so the runs can be resumed and re-read)."""
+    from agentlab.coordinator.kinds.humaneval import NAME as HUMANEVAL
+
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "endpoints.yaml").write_text(yaml.safe_dump(ENDPOINTS))
     local = _experiment(
         "demo-humaneval-local",
-        {"name": "humaneval", "instances": EASY_HUMANEVAL[:problems]},
+        {"name": HUMANEVAL, "instances": EASY_HUMANEVAL[:problems]},
         {"endpoint": "local-smollm2", "temperature": 0.8, "max_tokens": 256},
         sampling={"k": k, "n": 1},
         concurrency={"llm_calls": 2, "sandboxes": 2},

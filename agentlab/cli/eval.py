@@ -1,11 +1,9 @@
-"""``agentlab eval``: SWE-bench-style batch evaluation and HumanEval, with the harness's flags."""
+"""``agentlab eval``: grade a predictions file on a task kind's data, with the harness's flags."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -21,13 +19,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from agentlab.errors import ConfigError
-from agentlab.store import Store, open_store
+from agentlab.cli.options import sandbox_provider
+from agentlab.config import DatasetConfig
+from agentlab.coordinator.evaluation import EvalRequest, evaluator
+from agentlab.coordinator.kinds import get_kind, kind_for
+from agentlab.store import open_store
 from agentlab.store.eval_store import EvalStore
-from agentlab.tasks import grading
-from agentlab.tasks.harness import EvalConfig, EvalResult, InstanceImages
-from agentlab.tasks.predictions import Prediction
-from agentlab.tasks.swebench import Dataset, load_dataset
+from agentlab.tasks.harness import EvalConfig
 
 console = Console(stderr=True)
 
@@ -44,111 +42,93 @@ class CacheLevel(StrEnum):
     instance = "instance"
 
 
-def resolve_dataset(name: str, *, offline: bool = False) -> Dataset:
-    """``agentlab-mini`` (bundled), or a path to a dataset folder or instances file."""
-    if name == "agentlab-mini":
-        # Looked up at run time: the packaged data is its own area, built separately.
-        datasets = importlib.import_module("agentlab.datasets")
-        folder = Path(datasets.dataset_path("agentlab-mini"))
-        return load_dataset(folder, name=name, offline=offline)
-    path = Path(name)
-    if not path.exists():
-        raise ConfigError(
-            f"--dataset {name!r}: no such dataset; use agentlab-mini, humaneval, or a path to a "
-            "dataset folder or .jsonl/.json instances file"
-        )
-    return load_dataset(path, offline=offline)
+class BarProgress:
+    """Grading progress as a rich bar: resolved and errors so far."""
 
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID = progress.add_task("starting", total=None)
+        self.resolved = self.errors = 0
 
-class DockerImages:
-    """Adapts the sandbox layer's content-hashed ``ensure_image`` to the harness's builder."""
+    def begin(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
 
-    def __init__(self) -> None:
-        self.built: list[tuple[str, str]] = []  # (name, tag)
-
-    async def __call__(
-        self,
-        *,
-        parent: str,
-        commands: Sequence[str],
-        files: Mapping[str, str],
-        network: bool,
-        name: str,
-    ) -> str:
-        from agentlab.sandbox.images import ImageSpec, ensure_image
-
-        spec = ImageSpec(
-            parent=parent, name=name, setup=tuple(commands), files=dict(files), network=network
-        )
-        tag = await ensure_image(spec)
-        self.built.append((name, tag))
-        return tag
-
-    async def clean(self, level: CacheLevel) -> None:
-        """Remove images above the cache level (``--cache-level`` / ``--clean``)."""
-        from agentlab.sandbox.docker import remove_image
-
-        drop = {"none": ("env", "instance"), "base": ("env", "instance"), "env": ("instance",)}
-        for name, tag in self.built:
-            if name in drop.get(level.value, ()):
-                await asyncio.to_thread(remove_image, tag)
-
-
-def _progress_callback(
-    progress: Progress, task: TaskID
-) -> Callable[[Prediction, EvalResult], None]:
-    counts = {"resolved": 0, "errors": 0}
-
-    def on(pred: Prediction, result: EvalResult) -> None:
-        counts["resolved"] += result.grade.resolved
-        counts["errors"] += result.grade.outcome == grading.ERROR
-        progress.update(
-            task,
+    def advance(self, resolved: bool, error: bool) -> None:
+        self.resolved += resolved
+        self.errors += error
+        self.progress.update(
+            self.task,
             advance=1,
-            description=f"resolved {counts['resolved']} errors {counts['errors']}",
+            description=f"resolved {self.resolved} errors {self.errors}",
         )
-
-    return on
 
 
 def eval_command(
     dataset: Annotated[
         str,
-        typer.Option("--dataset", "--dataset-name", help="agentlab-mini, humaneval, or a path."),
+        typer.Option(
+            "--dataset",
+            "--dataset-name",
+            "--dataset_name",
+            "-d",
+            help="agentlab-mini, humaneval, a path, or a Hugging Face dataset name.",
+        ),
     ] = "agentlab-mini",
     predictions: Annotated[
         str,
         typer.Option(
             "--predictions",
             "--predictions-path",
+            "--predictions_path",
+            "-p",
             help="Predictions file, 'gold' or (HumanEval) 'canonical'.",
         ),
     ] = "gold",
-    split: Annotated[str, typer.Option(help="Dataset split (local datasets have one).")] = "test",
+    split: Annotated[
+        str, typer.Option("--split", "-s", help="Dataset split (local datasets have one).")
+    ] = "test",
     instance_ids: Annotated[
         list[str] | None,
         typer.Option(
-            "--instance-ids", help="Only these instances (repeatable, or space/comma separated)."
+            "--instance-ids",
+            "--instance_ids",
+            "-i",
+            help="Only these instances (repeatable, or space/comma separated).",
         ),
     ] = None,
-    max_workers: Annotated[int, typer.Option(min=1, help="Instances evaluated at once.")] = 4,
+    max_workers: Annotated[
+        int,
+        typer.Option("--max-workers", "--max_workers", min=1, help="Instances evaluated at once."),
+    ] = 4,
     timeout: Annotated[
-        float, typer.Option(min=1, help="Seconds for one instance's tests.")
+        float, typer.Option("--timeout", "-t", min=1, help="Seconds for one instance's tests.")
     ] = 1800.0,
-    run_id: Annotated[str | None, typer.Option(help="Run id; re-use it to resume.")] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", "--run_id", help="Run id; re-use it to resume.")
+    ] = None,
     cache_level: Annotated[
-        CacheLevel, typer.Option(help="Images kept after the run.")
+        CacheLevel,
+        typer.Option("--cache-level", "--cache_level", help="Images kept after the run."),
     ] = CacheLevel.env,
     clean: Annotated[
         bool, typer.Option(help="Remove images above --cache-level after the run.")
     ] = False,
     namespace: Annotated[
-        str | None, typer.Option(help="Use prebuilt <ns>/sweb.eval.x86_64.* images.")
+        str | None,
+        typer.Option(
+            help="Image namespace: prebuilt <ns>/sweb.eval.x86_64.* images, or the registry "
+            "namespace replacing the one a current-format instance's image names."
+        ),
     ] = None,
     rewrite_reports: Annotated[
-        bool, typer.Option(help="Regrade from saved logs; run nothing.")
+        bool,
+        typer.Option(
+            "--rewrite-reports", "--rewrite_reports", help="Regrade from saved logs; run nothing."
+        ),
     ] = False,
-    report_dir: Annotated[Path, typer.Option(help="Where logs and reports go.")] = Path("."),
+    report_dir: Annotated[
+        Path, typer.Option("--report-dir", "--report_dir", help="Where logs and reports go.")
+    ] = Path("."),
     grading_mode: Annotated[
         Grading,
         typer.Option("--grading", help="strict (default) or swebench (the harness, exactly)."),
@@ -162,88 +142,54 @@ def eval_command(
     offline: Annotated[
         bool, typer.Option(help="Never clone: repos without a bundle are errors.")
     ] = False,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Task kind (swe, humaneval, ...); default: inferred from --dataset."),
+    ] = None,
+    sandbox: Annotated[
+        str | None,
+        typer.Option(help="Sandbox provider: docker (default) or process, e.g. --sandbox process."),
+    ] = None,
 ) -> None:
-    """Evaluate predictions on SWE-style instances (or HumanEval samples) in sandboxes."""
+    """Evaluate predictions on a task kind's problems (SWE-style, HumanEval) in sandboxes."""
     ids = tuple(i for raw in (instance_ids or []) for i in raw.replace(",", " ").split())
     rid = run_id or f"eval-{uuid.uuid4().hex[:8]}"
     config = EvalConfig(
         run_id=rid, strict=grading_mode is Grading.strict, timeout=timeout, namespace=namespace
     )
+    task_kind = get_kind(kind) if kind is not None else kind_for(DatasetConfig(name=dataset))
+    request = EvalRequest(
+        dataset=dataset,
+        predictions=predictions,
+        config=config,
+        split=split,
+        max_workers=max_workers,
+        instance_ids=ids,
+        report_dir=report_dir,
+        rewrite_reports=rewrite_reports,
+        offline=offline,
+        cache_level=cache_level.value,
+        clean=clean,
+    )
+    evaluate = evaluator(task_kind.name)
+    provider = sandbox_provider(sandbox)
     st = open_store(store)
     try:
-        if dataset == "humaneval":
-            from agentlab.cli.eval_humaneval import run_humaneval_cli
-
-            run_humaneval_cli(predictions, config, EvalStore(st), max_workers, ids)
-        else:
-            asyncio.run(
-                _swe(
-                    dataset,
-                    predictions,
-                    config,
-                    st,
-                    max_workers,
-                    ids,
-                    cache_level,
-                    clean,
-                    rewrite_reports,
-                    report_dir,
-                    offline,
-                )
-            )
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
+            outcome = asyncio.run(evaluate(request, provider, EvalStore(st), BarProgress(bar)))
     finally:
         st.close()
-
-
-async def _swe(
-    dataset: str,
-    predictions: str,
-    config: EvalConfig,
-    st: Store,
-    max_workers: int,
-    ids: tuple[str, ...],
-    cache_level: CacheLevel,
-    clean: bool,
-    rewrite: bool,
-    report_dir: Path,
-    offline: bool,
-) -> None:
-    from agentlab.cli.eval_run import SWERun, run_swe
-    from agentlab.sandbox.docker import DockerBackend
-
-    data = resolve_dataset(dataset, offline=offline)
-    run = SWERun(data, predictions, config, report_dir, max_workers, ids, rewrite)
-    builder = DockerImages()
-    images = InstanceImages(builder, config)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("starting", total=None)
-        on = _progress_callback(progress, task)
-        from agentlab.cli.eval_run import select_predictions
-
-        pending, _ = select_predictions(run)
-        progress.update(task, total=len(pending))
-        summary = await run_swe(run, DockerBackend(), images, EvalStore(st), on)
-    for problem in summary.problems:
-        console.print(f"[yellow]skipped[/] {problem}", highlight=False)
-    for model, report in summary.reports.items():
-        console.print(
-            f"{model}: resolved {report['resolved_instances']}/{report['submitted_instances']}"
-            f" (unresolved {report['unresolved_instances']},"
-            f" empty {report['empty_patch_instances']},"
-            f" errors {report['error_instances']}); skipped as finished: {summary.skipped}",
-            highlight=False,
-        )
-    for path in summary.report_paths:
-        typer.echo(str(path))
-    if clean:  # without --clean, built images stay cached for the next run
-        await builder.clean(cache_level)
+    for note in outcome.notes:
+        console.print(note, highlight=False)
+    for line in outcome.lines:
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:

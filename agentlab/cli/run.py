@@ -39,6 +39,10 @@ def run_command(
             " cluster address from the config's executor.address or RAY_ADDRESS).",
         ),
     ] = None,
+    sandbox: Annotated[
+        str | None,
+        typer.Option(help="Sandbox provider, overriding the config's `sandbox:` (e.g. process)."),
+    ] = None,
     bypass_cache: Annotated[
         bool,
         typer.Option(
@@ -67,18 +71,21 @@ def run_command(
         st = open_store(store or config.store)
         request = new_request(config, path, run_id)
     try:
-        asyncio.run(execute_run(request, st, console))
+        asyncio.run(execute_run(request, st, console, sandbox=sandbox))
     finally:
         st.close()
 
 
-async def execute_run(request: object, st: Store, out: Console) -> str:
+async def execute_run(
+    request: object, st: Store, out: Console, *, sandbox: str | None = None
+) -> str:
     """Run with progress bars, then print the summary table; returns the run's status."""
+    from agentlab.cli.options import sandbox_provider
     from agentlab.coordinator.display import NEXT_SQL, RichProgress, summary_table
     from agentlab.coordinator.env import RunEnv
     from agentlab.coordinator.launch import RunRequest, run_pipeline
     from agentlab.coordinator.report import build_report
-    from agentlab.sandbox import make_backend
+    from agentlab.sandbox import make_provider
 
     assert isinstance(request, RunRequest)
     config = request.config
@@ -95,13 +102,20 @@ async def execute_run(request: object, st: Store, out: Console) -> str:
         model_line = env.models.model_names()
         out.print(f"models: {model_line}", highlight=False)
 
-    backend = make_backend()
+    provider = sandbox_provider(sandbox) if sandbox else make_provider(config.sandbox)
     async with progress.live(holder):
-        outcome = await run_pipeline(request, st, backend, progress=progress, on_env=on_env)
+        outcome = await run_pipeline(request, st, provider, progress=progress, on_env=on_env)
     report = await build_report(
         st, request.run_id, config.sampling.k, cap_usd=config.budget.cap_usd
     )
     out.print(summary_table(report, model_line, outcome.status))
+    if config.selection.enabled and outcome.status == "finished":
+        from agentlab.cli.select_report import print_report
+        from agentlab.coordinator.selection_report import build_report as selection_report
+        from agentlab.store.scoring_store import ScoringStore
+
+        chosen = await selection_report(ScoringStore(st), request.run_id)
+        print_report(chosen, request.run_id, out)
     if outcome.reason:
         out.print(f"[yellow]stopped:[/] {outcome.reason}", highlight=False)
     out.print("next, for example:", highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 
@@ -38,6 +39,7 @@ def gc_cmd(
         bool, typer.Option("--all", help="Remove every agentlab container, live or not.")
     ] = False,
     run_id: Annotated[str | None, typer.Option(help="Only this run's containers.")] = None,
+    sandbox: Annotated[str | None, typer.Option(help="Sandbox provider (default docker).")] = None,
     cluster: Annotated[
         str | None,
         typer.Option(
@@ -47,6 +49,8 @@ def gc_cmd(
     ] = None,
 ) -> None:
     """Remove agentlab containers whose owner is gone, that stopped, or that outlived a TTL."""
+    from agentlab.cli.options import sandbox_provider
+
     if cluster is not None:
         from agentlab.coordinator.executors.ray import gc_cluster
 
@@ -57,9 +61,9 @@ def gc_cmd(
         total = sum(len(n) for n in by_node.values())
         console.print(f"[dim]{total} container(s) removed on {len(by_node)} node(s)[/]")
         return
-    from agentlab.sandbox.docker import gc
 
-    removed = gc(ttl, everything=all_, run_id=run_id)
+    provider = sandbox_provider(sandbox)
+    removed = asyncio.run(provider.reap(run_id, ttl_s=ttl, everything=all_))
     for name in removed:
         console.print(f"removed {name}")
     console.print(f"[dim]{len(removed)} container(s) removed[/]")

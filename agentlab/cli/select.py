@@ -20,20 +20,20 @@ import typer
 from rich.console import Console
 
 from agentlab.budget.cost import SandboxPrices
-from agentlab.cli.select_report import build_report, print_report, write_predictions
+from agentlab.cli.select_report import print_report
 from agentlab.coordinator.env import first_leaf
 from agentlab.coordinator.sandboxes import SandboxPool
+from agentlab.coordinator.selection import Models, ProblemResult, SelectionConfig, score_run
+from agentlab.coordinator.selection_report import build_report, write_predictions
+from agentlab.coordinator.selection_sources import import_sources
 from agentlab.errors import BudgetExceededError, ConfigError
 from agentlab.llm.budget import BudgetLedger, ComputeMeter
 from agentlab.llm.pricing import default_pricing_path, load_pricing
-from agentlab.scoring.diffs import patch_sha
 from agentlab.scoring.llm import ModelRole
-from agentlab.selection_runner import Models, ProblemResult, SelectionConfig, score_run
 from agentlab.store import Store, open_store
 from agentlab.store.run_store import RunStore
-from agentlab.store.scoring_store import ImportedCandidate, ScoringStore, copy_run_candidates
+from agentlab.store.scoring_store import ScoringStore
 from agentlab.tasks.harness import EvalConfig, InstanceImages
-from agentlab.tasks.predictions import Prediction, load_predictions
 
 console = Console(stderr=True)
 StoreOpt = Annotated[
@@ -44,27 +44,6 @@ StoreOpt = Annotated[
 ]
 
 
-async def import_sources(scoring: ScoringStore, run_id: str, sources: list[str]) -> int:
-    """Pool ``run:ID`` runs and predictions files into ``run_id``; returns candidates added."""
-    added = 0
-    for source in sources:
-        if source.startswith("run:"):
-            other = source.removeprefix("run:")
-            if not await scoring.run_exists(other):
-                raise ConfigError(f"--from {source}: no run {other!r} in the store")
-            added += await copy_run_candidates(scoring, run_id, other)
-            continue
-        path = Path(source)
-        by_model: dict[str, list[ImportedCandidate]] = {}
-        for pred in await asyncio.to_thread(_read_predictions, path):
-            patch = pred.patch or ""
-            item = ImportedCandidate(pred.instance_id, patch, patch_sha(patch), sample=pred.sample)
-            by_model.setdefault(pred.model_name, []).append(item)
-        for model, items in by_model.items():
-            added += await scoring.import_candidates(run_id, f"{path.name}:{model}", items)
-    return added
-
-
 def sandbox_meter(ledger: BudgetLedger) -> ComputeMeter | None:
     """Sandbox time on ``ledger`` at the pricing table's CPU-hour price (None: unpriced)."""
     path = default_pricing_path()
@@ -73,12 +52,6 @@ def sandbox_meter(ledger: BudgetLedger) -> ComputeMeter | None:
         return None
     prices = SandboxPrices(rate)
     return ComputeMeter(ledger, lambda cpu_s: prices.price(cpu_s).usd)
-
-
-def _read_predictions(path: Path) -> list[Prediction]:
-    if not path.exists():
-        raise ConfigError(f"--from {path}: not run:ID and no such predictions file")
-    return load_predictions(path)
 
 
 @contextlib.asynccontextmanager
@@ -98,8 +71,8 @@ async def _models(
         return
     if path is None:
         raise ConfigError("--selection-model/--judge-model/--pairwise-model need --models FILE")
-    from agentlab.llm import load_endpoints, open_client
-    from agentlab.llm.pricing import price_for
+    from agentlab.coordinator.models import open_clients
+    from agentlab.llm import load_endpoints
     from agentlab.store.llm_log import StoreCallRecorder
 
     endpoints = {e.name: e for e in load_endpoints(path)}
@@ -107,18 +80,15 @@ async def _models(
         if name not in endpoints:
             known = ", ".join(sorted(endpoints))
             raise ConfigError(f"--{role}-model {name!r}: not in {path} (endpoints: {known})")
-    pricing = default_pricing_path()
-    table = load_pricing(pricing) if pricing is not None else None
     recorder = StoreCallRecorder(store)
-    async with contextlib.AsyncExitStack() as stack:
+    async with open_clients(
+        endpoints, set(wanted.values()), ledger=ledger, recorder=recorder
+    ) as clients:
         roles: dict[str, ModelRole] = {}
         for role, name in wanted.items():
-            cfg = endpoints[name]
-            client = await stack.enter_async_context(
-                open_client(cfg, price=price_for(cfg, table), ledger=ledger, recorder=recorder)
-            )
+            client = clients[name]
             label = "selection" if role == "selection" else f"verifier_{role}"
-            roles[role] = ModelRole(client.generate, cfg.model, label, run_id=run_id)
+            roles[role] = ModelRole(client.generate, client.model, label, run_id=run_id)
         yield Models(
             selection=roles.get("selection"),
             judge=roles.get("judge"),
@@ -152,11 +122,16 @@ def select_command(
             help="Hard cap in USD for this selection run: model calls and sandbox time.",
         ),
     ] = None,
+    sandbox: Annotated[
+        str | None, typer.Option(help="Sandbox provider: docker (default) or process.")
+    ] = None,
 ) -> None:
     """Pool candidates, vote with their generated tests, verify, select, and report."""
-    from agentlab.cli.eval import DockerImages, resolve_dataset
+    from agentlab.cli.options import sandbox_provider
+    from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 
     data = resolve_dataset(dataset)
+    provider = sandbox_provider(sandbox)
     run_id = run_id or f"select-{uuid.uuid4().hex[:8]}"
     config = SelectionConfig(
         top_m=top_m, max_sandboxes=max_sandboxes, test_timeout_s=test_timeout, grade=grade
@@ -166,8 +141,6 @@ def select_command(
     st = open_store(store)
 
     async def main() -> None:
-        from agentlab.sandbox.docker import DockerBackend
-
         scoring = ScoringStore(st)
         await scoring.ensure_run(
             run_id, kind="select", name=run_id, config={"from": sources, **names}
@@ -185,7 +158,7 @@ def select_command(
             )
 
         sandboxes = SandboxPool(
-            DockerBackend(), max_sandboxes, st, run_id, meter=sandbox_meter(ledger)
+            provider.backend(), max_sandboxes, st, run_id, meter=sandbox_meter(ledger)
         )
         try:
             async with _models(st, run_id, models, names, logprobs, ledger) as roles:
@@ -194,7 +167,7 @@ def select_command(
                     run_id,
                     data,
                     sandboxes,
-                    InstanceImages(DockerImages(), eval_config),
+                    InstanceImages(ProviderImages(provider), eval_config),
                     eval_config=eval_config,
                     config=config,
                     models=roles,

@@ -37,22 +37,22 @@ FREE_SAMPLE_USD = 1e-6  # a free sample still counts this much, so gain per doll
 Signal = Callable[[RunState, str, int], bool]  # a task kind's own_test_signal
 
 
-def agreement(env: RunEnv, task_id: str, samples: Sequence[int], signal: Signal) -> int:
+def agreement(state: RunState, task_id: str, samples: Sequence[int], signal: Signal) -> int:
     """The most finished samples of a problem that share one signalled, normalised diff.
 
     ``patch_sha`` is the normalised one (:func:`agentlab.scoring.diffs.patch_sha`): diffs
     differing only in whitespace or hunk offsets count as one.
     """
     shas = Counter(
-        env.state.candidates[(task_id, s)].patch_sha
+        state.candidates[(task_id, s)].patch_sha
         for s in samples
-        if _has_patch(env, task_id, s) and signal(env.state, task_id, s)
+        if _has_patch(state, task_id, s) and signal(state, task_id, s)
     )
     return max(shas.values(), default=0)
 
 
-def _has_patch(env: RunEnv, task_id: str, sample: int) -> bool:
-    cand = env.state.candidates.get((task_id, sample))
+def _has_patch(state: RunState, task_id: str, sample: int) -> bool:
+    cand = state.candidates.get((task_id, sample))
     return cand is not None and bool(cand.patch_sha)
 
 

@@ -16,6 +16,8 @@ from agentlab.config import ExperimentConfig
 from agentlab.coordinator.models import Models
 from agentlab.coordinator.sandboxes import SandboxPool
 from agentlab.errors import MalformedResponseError, RetryableLLMError, SandboxError, StoreError
+from agentlab.protocols import SandboxProvider
+from agentlab.sandbox import make_provider
 from agentlab.store.run_store import RunState, RunStore
 
 INFRA_ERRORS: tuple[type[Exception], ...] = (
@@ -62,6 +64,13 @@ class RunEnv:
     pool: SandboxPool
     state: RunState
     progress: Progress = field(default_factory=NoProgress)
+    provider: SandboxProvider | None = None  # image preparation (None: the config's)
+
+    def sandbox_provider(self) -> SandboxProvider:
+        """The run's sandbox provider (the config's ``sandbox:`` when none was given)."""
+        if self.provider is None:
+            self.provider = make_provider(self.config.sandbox)
+        return self.provider
 
     def steps(self, task_id: str, sample: int, stage: str, record: type[M]) -> list[M]:
         """The stored steps of one stage, parsed back into their records."""

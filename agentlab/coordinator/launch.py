@@ -17,13 +17,19 @@ from typing import Any
 from agentlab.config import ExperimentConfig, config_hash
 from agentlab.coordinator.engine import Outcome, execute
 from agentlab.coordinator.env import NoProgress, Progress, RunEnv
+from agentlab.coordinator.executors import make_executor
 from agentlab.coordinator.kinds import kind_for
+from agentlab.coordinator.kinds.base import SelectsCandidates
 from agentlab.coordinator.models import load_endpoint_configs, open_models
 from agentlab.coordinator.sandboxes import SandboxPool
+from agentlab.coordinator.selection import selectors_for
 from agentlab.errors import ConfigError, SandboxError
 from agentlab.llm import ScriptedEndpoint
 from agentlab.llm.scripted import Rule
-from agentlab.protocols import SandboxBackend
+from agentlab.protocols import SandboxProvider
+from agentlab.sandbox import make_provider
+from agentlab.scoring.llm import ModelRole
+from agentlab.scoring.selectors import Selector
 from agentlab.store.db import Store
 from agentlab.store.llm_log import StoreCallRecorder, StoreResponseCache
 from agentlab.store.run_store import RunStore
@@ -78,21 +84,26 @@ def scripted_rules(config: ExperimentConfig) -> Callable[[ScriptedEndpoint], Seq
     return lambda _endpoint: kind.reference_rules(config.dataset)
 
 
-async def reap_leftovers(backend: SandboxBackend, run_id: str) -> None:
-    """Remove containers an earlier, killed invocation of this run left behind."""
-    if getattr(backend, "name", "") != "docker":
-        return
-    from agentlab.sandbox.docker import gc
+def run_selectors(env: RunEnv) -> list[Selector]:
+    """``selection.methods`` wired to the run's ``models.selection`` / ``models.verifier``."""
+    roles: dict[str, ModelRole] = {}
+    for role in ("selection", "verifier"):
+        with contextlib.suppress(ConfigError):  # a method needing a missing role says so
+            roles[role] = env.models.scoring_role(role, env.run_id)
+    return selectors_for(env.config.selection.methods, roles)
 
+
+async def reap_leftovers(provider: SandboxProvider, run_id: str) -> None:
+    """Remove sandboxes an earlier, killed invocation of this run left behind."""
     with contextlib.suppress(SandboxError):
-        await asyncio.to_thread(gc, run_id=run_id)
+        await provider.reap(run_id)
 
 
 @contextlib.asynccontextmanager
 async def run_env(
     request: RunRequest,
     store: Store,
-    backend: SandboxBackend,
+    provider: SandboxProvider,
     *,
     progress: Progress | None = None,
     rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
@@ -109,7 +120,7 @@ async def run_env(
         config_hash=config_hash(config),
         seed=config.seed,
     )
-    await reap_leftovers(backend, run_id)
+    await reap_leftovers(provider, run_id)
     state = await runs.load(run_id)
     by_task = await runs.spend_by_task(run_id)
     async with open_models(
@@ -123,36 +134,51 @@ async def run_env(
         scripted_rules=rules,
     ) as models:
         pool = SandboxPool(
-            backend, config.concurrency.sandboxes, store, run_id, meter=models.compute_meter()
+            provider.backend(),
+            config.concurrency.sandboxes,
+            store,
+            run_id,
+            meter=models.compute_meter(),
         )
-        yield RunEnv(run_id, config, runs, models, pool, state, progress or NoProgress())
+        yield RunEnv(run_id, config, runs, models, pool, state, progress or NoProgress(), provider)
 
 
 async def run_pipeline(
     request: RunRequest,
     store: Store,
-    backend: SandboxBackend,
+    provider: SandboxProvider | None = None,
     *,
     progress: Progress | None = None,
     on_env: Callable[[RunEnv], None] | None = None,
     pricing: Path | None = None,
 ) -> Outcome:
-    """Run (or resume) ``request`` to the end; the run row says how it ended."""
+    """Run (or resume) ``request`` to the end; the run row says how it ended.
+
+    ``provider`` defaults to the one the config's ``sandbox:`` section names.
+    """
+    provider = provider or make_provider(request.config.sandbox)
     kind = kind_for(request.config.dataset)
     kind.problem_ids(request.config.dataset)  # a bad dataset is refused before the run row
+    section = request.config.selection
+    if section.enabled and not isinstance(kind, SelectsCandidates):
+        raise ConfigError(f"selection.enabled: task kind {kind.name!r} has no selection yet")
     rules = scripted_rules(request.config)
     runs = RunStore(store)
     status = "interrupted"
     spent = 0.0
     try:
         async with run_env(
-            request, store, backend, progress=progress, rules=rules, pricing=pricing
+            request, store, provider, progress=progress, rules=rules, pricing=pricing
         ) as env:
             if on_env is not None:
                 on_env(env)
             pipeline = kind.open(env)
             try:
-                outcome = await execute(env, pipeline, kind=kind)
+                executor = make_executor(request.config.executor)
+                outcome = await execute(env, pipeline, kind=kind, executor=executor)
+                if section.enabled and outcome.status == "finished":
+                    assert isinstance(kind, SelectsCandidates)
+                    await kind.select(env, section, run_selectors(env))
             finally:
                 await pipeline.aclose()
             spent, status = env.models.ledger.spent_usd, outcome.status

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from agentlab.llm.factory import client_for
 from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice, default_pricing_path, price_for
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import CallRecorder, ResponseCache
+from agentlab.scoring.llm import Generate, ModelRole
 from agentlab.types import CallContext, ChatRequest, ChatResponse
 
 Price = ApiPrice | GpuPrice | CpuPrice
@@ -75,21 +76,40 @@ class Models:
             return f"{next(iter(by_model))} (every role)"
         return "; ".join(f"{model} ({', '.join(roles)})" for model, roles in by_model.items())
 
-    def chat(self, role: RoleName, context: CallContext) -> Chat:
-        """A :class:`Chat` for ``role`` labelled with ``context`` (run, task, sample)."""
-        model = self.config.models.for_role(role)
-        client = self.clients[model.endpoint]
+    def _generate(self, client: LLMClient) -> Generate:
+        """``client.generate`` under the run's LLM limit, counted for progress."""
 
-        async def generate(request: ChatRequest, ctx: CallContext) -> ChatResponse:
+        async def generate(request: ChatRequest, context: CallContext) -> ChatResponse:
             async with self.limit:
                 self.meter.in_flight += 1
                 try:
-                    response = await client.generate(request, ctx)
+                    response = await client.generate(request, context)
                 finally:
                     self.meter.in_flight -= 1
             self.meter.calls += 1
             self.meter.tokens += response.usage.prompt_tokens + response.usage.completion_tokens
             return response
+
+        return generate
+
+    def scoring_role(self, role: RoleName, run_id: str) -> ModelRole:
+        """The model of ``role`` as the scoring layer takes it (selectors, verifiers)."""
+        model = self.config.models.for_role(role)
+        client = self.clients[model.endpoint]
+        return ModelRole(
+            self._generate(client),
+            client.model,
+            role,
+            run_id=run_id,
+            temperature=model.temperature,
+            max_tokens=model.max_tokens,
+        )
+
+    def chat(self, role: RoleName, context: CallContext) -> Chat:
+        """A :class:`Chat` for ``role`` labelled with ``context`` (run, task, sample)."""
+        model = self.config.models.for_role(role)
+        client = self.clients[model.endpoint]
+        generate = self._generate(client)
 
         seed = self.config.seed * 100_003 + context.sample
         return ModelChat(
@@ -110,6 +130,49 @@ def load_endpoint_configs(config: ExperimentConfig, base_dir: Path) -> dict[str,
             found[endpoint.name] = endpoint
     check_endpoint_names(config, found)
     return found
+
+
+@contextlib.asynccontextmanager
+async def open_clients(
+    endpoints: Mapping[str, EndpointConfig],
+    names: Iterable[str],
+    *,
+    pricing: Path | None = None,
+    ledger: BudgetLedger | None = None,
+    cache: ResponseCache | None = None,
+    recorder: CallRecorder | None = None,
+    scripted_rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
+    replay: bool = False,
+) -> AsyncIterator[dict[str, LLMClient]]:
+    """One priced client per endpoint name (the one way agentlab assembles clients).
+
+    ``agentlab run`` and ``agentlab select`` both come through here; every client is closed
+    on exit. A scripted endpoint answers with ``scripted_rules`` when given.
+    """
+    pricing = pricing or default_pricing_path()
+    table = load_pricing(pricing) if pricing is not None else None
+    clients: dict[str, LLMClient] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        for name in names:
+            endpoint = endpoints[name]
+            price = price_for(endpoint, table)
+            if isinstance(endpoint, ScriptedEndpoint) and scripted_rules is not None:
+                clients[name] = _scripted_client(
+                    endpoint, scripted_rules(endpoint), price, ledger, cache, recorder
+                )
+                clients[name].replay = replay
+                continue
+            clients[name] = await stack.enter_async_context(
+                open_client(
+                    endpoint,
+                    price=price,
+                    ledger=ledger,
+                    cache=cache,
+                    recorder=recorder,
+                    replay=replay,
+                )
+            )
+        yield clients
 
 
 @contextlib.asynccontextmanager
@@ -138,29 +201,17 @@ async def open_models(
         scope_cap_usd=config.budget.per_task_usd,
         scope_spent_usd=task_spent_usd,
     )
-    replay = config.cache == "replay"
     used = sorted({m.endpoint for m in config.roles().values()})
-    clients: dict[str, LLMClient] = {}
-    async with contextlib.AsyncExitStack() as stack:
-        for name in used:
-            endpoint = endpoints[name]
-            price = price_for(endpoint, table)
-            if isinstance(endpoint, ScriptedEndpoint) and scripted_rules is not None:
-                clients[name] = _scripted_client(
-                    endpoint, scripted_rules(endpoint), price, ledger, cache, recorder
-                )
-                clients[name].replay = replay
-                continue
-            clients[name] = await stack.enter_async_context(
-                open_client(
-                    endpoint,
-                    price=price,
-                    ledger=ledger,
-                    cache=cache,
-                    recorder=recorder,
-                    replay=replay,
-                )
-            )
+    async with open_clients(
+        endpoints,
+        used,
+        pricing=pricing,
+        ledger=ledger,
+        cache=cache,
+        recorder=recorder,
+        scripted_rules=scripted_rules,
+        replay=config.cache == "replay",
+    ) as clients:
         if not clients:
             raise ConfigError("models: no role resolves to an endpoint; set models.default")
         limit = asyncio.Semaphore(config.concurrency.llm_calls)
@@ -174,7 +225,7 @@ def _scripted_client(
     endpoint: ScriptedEndpoint,
     rules: Sequence[Rule],
     price: Price,
-    ledger: BudgetLedger,
+    ledger: BudgetLedger | None,
     cache: ResponseCache | None,
     recorder: CallRecorder | None,
 ) -> LLMClient:

@@ -63,7 +63,7 @@ class Rounds:
         return RoundState(
             tasks=self.tasks,
             samples=tuple(len(done[t]) for t in self.tasks),
-            verified=tuple(agreement(self.env, t, done[t], self.signal) for t in self.tasks),
+            verified=tuple(agreement(self.env.state, t, done[t], self.signal) for t in self.tasks),
             spent=tuple(
                 round(sum(u for (t2, _), u in spend.items() if t2 == t), 9) for t in self.tasks
             ),

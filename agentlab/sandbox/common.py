@@ -19,6 +19,9 @@ TTL = "agentlab.ttl"
 # Exported into every exec so the host can find (and kill) that exec's whole process tree even
 # if a child called setsid() and left the process group.
 EXEC_MARKER = "AGENTLAB_EXEC_ID"
+# Where a sandbox with ``SandboxSpec.proxy_socket`` finds the host's proxy.
+PROXY_HOST = "agentlab-proxy"
+PROXY_PORT = 8080
 
 
 def truncation_marker(cap: int) -> bytes:

@@ -37,6 +37,8 @@ from agentlab.sandbox.common import (
     EXEC_MARKER,
     OWNER_HOST,
     OWNER_PID,
+    PROXY_HOST,
+    PROXY_PORT,
     RUN_ID,
     TTL,
     CappedBuffer,
@@ -210,15 +212,62 @@ class DockerBackend:
         if not cleanup.register(name, remove):
             raise asyncio.CancelledError("shutting down: no new sandboxes are started")
         try:
-            # Never abandon a create in its thread: a removal racing it would find nothing and
-            # the container would appear afterwards, owned by no one.
-            cid = await _uninterrupted(_in(res.lifecycle, _create_settled, client, spec, name))
-            yield DockerSandbox(client, cid, spec, grace_s=self.exec_grace_s, pool=res.execs)
+            async with self._proxy_network(client, spec, name) as network:
+                # Never abandon a create in its thread: a removal racing it would find nothing
+                # and the container would appear afterwards, owned by no one.
+                cid = await _uninterrupted(
+                    _in(res.lifecycle, _create_settled, client, spec, name, network)
+                )
+                try:
+                    yield DockerSandbox(
+                        client, cid, spec, grace_s=self.exec_grace_s, pool=res.execs
+                    )
+                finally:  # the sandbox goes before its network can
+                    await _uninterrupted(_in(res.lifecycle, remove))
         finally:
             try:
                 await _uninterrupted(_in(res.lifecycle, remove))
             finally:
                 cleanup.unregister(name)
+
+    @contextlib.asynccontextmanager
+    async def _proxy_network(
+        self, client: docker.DockerClient, spec: SandboxSpec, name: str
+    ) -> AsyncIterator[str | None]:
+        """For ``spec.proxy_socket``: a private network and its forwarder; else nothing.
+
+        The network is ``internal`` (no route out) and the host gets no address on it
+        (``inhibit_ipv4``), so the only thing a sandbox on it reaches is the forwarder, a
+        container on that network alone that relays ``PROXY_HOST:PROXY_PORT`` to the host's
+        Unix socket, bind-mounted in. Both carry the run's labels for the reaper.
+        """
+        if spec.proxy_socket is None:
+            yield None
+            return
+        if spec.network:
+            raise SandboxError("SandboxSpec: proxy_socket and network=True exclude each other")
+        res, net, fwd = self._res, f"{name}-net", f"{name}-proxy"
+        drop_fwd = _remover(client, fwd)
+
+        def drop_net() -> None:
+            with contextlib.suppress(derr.NotFound):
+                client.api.remove_network(net)
+
+        def drop_both() -> None:
+            drop_fwd()
+            drop_net()
+
+        if not cleanup.register(fwd, drop_both):
+            raise asyncio.CancelledError("shutting down: no new sandboxes are started")
+        try:
+            await _uninterrupted(_in(res.lifecycle, _create_forwarder, client, spec, net, fwd))
+            yield net
+        finally:
+            try:
+                await _uninterrupted(_in(res.lifecycle, drop_fwd))
+                await _uninterrupted(_in(res.lifecycle, drop_net))
+            finally:
+                cleanup.unregister(fwd)
 
 
 async def _in(pool: Executor, fn: Callable[..., T], *args: Any) -> T:
@@ -242,11 +291,13 @@ async def _uninterrupted(work: Coroutine[Any, Any, T]) -> T:
     return fut.result()
 
 
-def _create_settled(client: docker.DockerClient, spec: SandboxSpec, name: str) -> str:
+def _create_settled(
+    client: docker.DockerClient, spec: SandboxSpec, name: str, network: str | None = None
+) -> str:
     if not cleanup.begin_create(name):
         raise SandboxDiedError("shutdown began before the sandbox was started")
     try:
-        cid = _create(client, spec, name)
+        cid = _create(client, spec, name, network)
     finally:
         wanted = cleanup.settle(name)
     if not wanted:
@@ -280,7 +331,65 @@ def _wait_gone(client: docker.DockerClient, name: str, limit_s: float = 30.0) ->
     log.warning("container %s still not gone after %.0f s", name, limit_s)
 
 
-def _create(client: docker.DockerClient, spec: SandboxSpec, name: str) -> str:
+# The forwarder: TCP on PROXY_PORT -> the host's Unix socket, both directions, stdlib only.
+_FORWARDER = """
+import asyncio, sys
+async def pipe(r, w):
+    try:
+        while data := await r.read(65536):
+            w.write(data); await w.drain()
+    except Exception: pass
+    finally: w.close()
+async def serve(r, w):
+    try: ur, uw = await asyncio.open_unix_connection(sys.argv[1])
+    except Exception: w.close(); return
+    await asyncio.gather(pipe(r, uw), pipe(ur, w))
+async def main():
+    server = await asyncio.start_server(serve, "0.0.0.0", int(sys.argv[2]))
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def _create_forwarder(client: docker.DockerClient, spec: SandboxSpec, net: str, name: str) -> None:
+    api = client.api
+    socket_path = PurePosixPath(spec.proxy_socket or "")
+    with _mapped("creating the sandbox's proxy network"):
+        api.create_network(
+            net,
+            driver="bridge",
+            internal=True,
+            options={"com.docker.network.bridge.inhibit_ipv4": "true"},
+            labels=make_labels(spec),
+        )
+        host_config = api.create_host_config(
+            init=True,
+            auto_remove=True,
+            nano_cpus=int(0.5e9),
+            mem_limit="128m",
+            pids_limit=64,
+            security_opt=["no-new-privileges"],
+            network_mode=net,
+            binds={str(socket_path.parent): {"bind": "/agentlab-proxy", "mode": "rw"}},
+        )
+        endpoint = api.create_networking_config(
+            {net: api.create_endpoint_config(aliases=[PROXY_HOST])}
+        )
+        argv = ["python3", "-c", _FORWARDER, f"/agentlab-proxy/{socket_path.name}"]
+        created = api.create_container(
+            spec.image,
+            command=["timeout", f"{max(int(spec.ttl_s), 1)}", *argv, str(PROXY_PORT)],
+            name=name,
+            labels=make_labels(spec),
+            host_config=host_config,
+            networking_config=endpoint,
+        )
+        api.start(created["Id"])
+
+
+def _create(
+    client: docker.DockerClient, spec: SandboxSpec, name: str, network: str | None = None
+) -> str:
     api = client.api
     host_config = api.create_host_config(
         init=True,  # docker's tini as PID 1 reaps zombies
@@ -291,7 +400,7 @@ def _create(client: docker.DockerClient, spec: SandboxSpec, name: str) -> str:
         pids_limit=spec.pids_limit,
         tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={spec.tmp_mb}m,mode=1777"},
         security_opt=["no-new-privileges"],
-        network_mode="bridge" if spec.network else "none",
+        network_mode=network or ("bridge" if spec.network else "none"),
     )
     # Low-level create: unlike containers.run it never pulls, so a missing image is an error
     # here rather than a request to some registry.
@@ -647,6 +756,17 @@ def gc(
                 removed.append(name)
             except _ENGINE_ERRORS as exc:
                 log.warning("gc: could not remove %s: %s", name, exc)
+    # Proxy networks (SandboxSpec.proxy_socket): once their containers are gone, by the same rule.
+    with _mapped("listing agentlab networks"):
+        networks = client.api.networks(filters={"label": label})
+    for info in networks:
+        labels = info.get("Labels") or {}
+        if everything or _stale({"State": "running"}, labels, host, now, ttl_s):
+            try:
+                client.api.remove_network(info["Id"])
+                removed.append(str(info.get("Name", info["Id"])))
+            except _ENGINE_ERRORS as exc:
+                log.warning("gc: could not remove network %s: %s", info.get("Name"), exc)
     return removed
 
 

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 
-from agentlab.errors import SandboxError
+from agentlab.errors import SandboxError, SandboxUnavailableError
 from agentlab.sandbox.common import CappedBuffer, to_argv
 from agentlab.types import ExecResult, SandboxSpec
 
@@ -62,6 +62,11 @@ class ProcessBackend:
     @contextlib.asynccontextmanager
     async def open(self, spec: SandboxSpec) -> AsyncIterator[ProcessSandbox]:
         """Create the temp dir (removed on exit, however the block ends)."""
+        if spec.proxy_socket is not None:
+            raise SandboxUnavailableError(
+                "process sandbox: a proxy-only network (SandboxSpec.proxy_socket) needs the "
+                "docker provider; use --sandbox docker"
+            )
         isolate = spec.network is False and await asyncio.to_thread(network_namespace_available)
         if not spec.network and not isolate:
             log.warning(

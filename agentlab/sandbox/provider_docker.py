@@ -46,6 +46,14 @@ class DockerProvider:
     async def remove_image(self, tag: str) -> bool:
         return await asyncio.to_thread(engine.remove_image, tag, self.config.base_url)
 
-    async def reap(self, run_id: str | None = None) -> list[str]:
+    async def pull_image(self, image: str) -> bool:
+        """Present already, or pulled from a registry that answers."""
+        return await asyncio.to_thread(engine.try_pull, image, self.config.base_url)
+
+    async def reap(
+        self, run_id: str | None = None, *, ttl_s: float | None = None, everything: bool = False
+    ) -> list[str]:
         """Containers whose owner died, that stopped, or outlived their TTL (of one run)."""
-        return await asyncio.to_thread(engine.gc, run_id=run_id, base_url=self.config.base_url)
+        return await asyncio.to_thread(
+            engine.gc, ttl_s, everything=everything, run_id=run_id, base_url=self.config.base_url
+        )

@@ -42,6 +42,12 @@ class ProcessProvider:
     async def remove_image(self, tag: str) -> bool:
         return False
 
-    async def reap(self, run_id: str | None = None) -> list[str]:
+    async def pull_image(self, image: str) -> bool:
+        """Never: local processes run on this machine's files, not in an image."""
+        return False
+
+    async def reap(
+        self, run_id: str | None = None, *, ttl_s: float | None = None, everything: bool = False
+    ) -> list[str]:
         """Nothing to reap: each temp dir is removed when its sandbox closes."""
         return []

@@ -1,7 +1,7 @@
 """Scoring and selection: generated-test voting, verifier models, the selection state machine.
 
 Pure logic and sandbox/LLM work through protocols only; the store and the orchestration
-over a run live in :mod:`agentlab.store.scoring_store` and :mod:`agentlab.selection_runner`.
+over a run live in :mod:`agentlab.store.scoring_store` and :mod:`agentlab.coordinator.selection`.
 """
 
 from agentlab.scoring.diffs import normalise_diff, patch_sha, text_sha

@@ -3,25 +3,23 @@
 Scoring is an implementation package, so it sees the LLM layer only through this protocol:
 the composition root passes an LLM client's ``generate`` (retries, budget, cache and the
 ``llm_call`` cost line, labelled by ``CallContext.role``, all stay in that wrapper).
-The fix loop mirrors the agent's (a parse error goes back to the model as the next user turn,
-at most ``max_fixes`` times) without importing it: implementation packages do not import
-each other.
+The fix loop is the one in :mod:`agentlab.text` (shared with the agent), worded for scoring.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from agentlab.errors import ReplyFormatError
+from agentlab.text import FormatFailure, Parsed, parse_with_fixes
 from agentlab.types import CallContext, ChatRequest, ChatResponse, Message
 
 T = TypeVar("T")
 
+__all__ = ["FIX", "FormatFailure", "Generate", "ModelRole", "Parsed", "ask"]
+
 FIX = "Your reply could not be used: {reason}\nReply again, following the format exactly."
-_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.S)
 
 
 class Generate(Protocol):
@@ -68,18 +66,6 @@ class ModelRole:
         return await self.generate(request, context)
 
 
-@dataclass(frozen=True)
-class Parsed(Generic[T]):
-    value: T
-    reply: str
-
-
-@dataclass(frozen=True)
-class Unparsed:
-    reason: str
-    reply: str
-
-
 async def ask(
     role: ModelRole,
     history: list[Message],
@@ -88,21 +74,22 @@ async def ask(
     task_id: str,
     step: int,
     max_fixes: int,
-) -> Parsed[T] | Unparsed:
+) -> Parsed[T] | FormatFailure:
     """One turn with at most ``max_fixes`` fix requests; ``history`` gains every message."""
-    for fixes in range(max_fixes + 1):
+
+    async def send() -> str:
         text = await role.reply(history, task_id=task_id, step=step)
         history.append(Message(role="assistant", content=text))
-        try:
-            return Parsed(parse(text), text)
-        except ReplyFormatError as exc:
-            reason = str(exc)
-        if fixes < max_fixes:
-            history.append(Message(role="user", content=FIX.format(reason=reason)))
-    return Unparsed(reason, text)
+        return text
+
+    async def ask_again(fix: str) -> str:
+        history.append(Message(role="user", content=fix))
+        return await send()
+
+    return await parse_with_fixes(
+        await send(), parse, ask_again, max_fixes=max_fixes, fix_message=_fix_message
+    )
 
 
-def last_python_block(text: str) -> str | None:
-    """The last fenced python (or untagged) block, if any."""
-    found = [b for b in _FENCE.findall(text) if b.strip()]
-    return found[-1] if found else None
+def _fix_message(reason: str) -> str:
+    return FIX.format(reason=reason)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from agentlab.errors import ReplyFormatError
 from agentlab.scoring import prompts
-from agentlab.scoring.llm import ModelRole, Parsed, ask, last_python_block
+from agentlab.scoring.llm import ModelRole, Parsed, ask
+from agentlab.text import python_block
 from agentlab.types import Message
 
 _PICK = re.compile(r"^[\W_]*PICK[\W_]*(\d+)\b", re.M)
@@ -76,7 +77,7 @@ def parse_reply(text: str, options: int, may_test: bool) -> _Reply:
         if not 1 <= number <= options:
             raise ReplyFormatError(f"PICK {number} is not a candidate; pick 1 to {options}")
         return _Reply(pick=number)
-    script = last_python_block(text)
+    script = python_block(text)
     if script is not None and may_test:
         return _Reply(script=script)
     if script is not None:
@@ -147,7 +148,8 @@ async def select(
             max_fixes=max_fixes,
         )
         if not isinstance(result, Parsed):
-            steps.append(SelectionStep(step, "format_failure", result.reply, result.reason))
+            last = result.replies[-1]
+            steps.append(SelectionStep(step, "format_failure", last, result.reason))
             return _fallback(options, steps, f"no valid pick: {result.reason}")
         reply = result.value
         if reply.pick is not None:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, select
 
 from agentlab.errors import ConfigError, StoreError
-from agentlab.store import run_tables, scoring_tables, tables
+from agentlab.store import profile_tables, run_tables, scoring_tables, tables
 from agentlab.store.tables import SCHEMA_VERSION, SchemaInfo
 from agentlab.store.writer import GroupWriter
 
@@ -147,10 +147,7 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
 
 def _ensure_schema(store: Store) -> None:
     # Imported for their side effect: registering every table on the metadata.
-    assert tables and run_tables and scoring_tables
-    from agentlab.store import profile_store  # here, not at the top: it imports this module
-
-    assert profile_store
+    assert tables and run_tables and scoring_tables and profile_tables
     try:
         SQLModel.metadata.create_all(store.engine)
     except SQLAlchemyError as exc:

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Protocol
 
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from agentlab.store.db import Store
-from agentlab.store.tables import Run, _run_fk, utcnow
+from agentlab.store.profile_tables import ThroughputProfile
+from agentlab.store.tables import Run, utcnow
+
+__all__ = [
+    "LevelMeasurement",
+    "ThroughputProfile",
+    "latest_profile",
+    "read_profile",
+    "save_profile",
+]
 
 
 class LevelMeasurement(Protocol):
@@ -41,27 +49,6 @@ class LevelMeasurement(Protocol):
     def tokens_per_s(self) -> float: ...
     @property
     def requests_per_s(self) -> float: ...
-
-
-class ThroughputProfile(SQLModel, table=True):
-    """One concurrency level of one endpoint's throughput profile."""
-
-    __tablename__ = "throughput_profile"
-
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(sa_column=_run_fk())
-    endpoint: str = Field(default="", max_length=256, index=True)
-    model: str = Field(default="", max_length=256)
-    concurrency: int
-    requests: int  # requests that succeeded
-    completion_tokens: int
-    seconds: float  # wall time of the level
-    tokens_per_s: float  # aggregate completion tokens/s
-    requests_per_s: float
-    p50_s: float
-    p90_s: float
-    errors: int = 0
-    created_at: datetime = Field(default_factory=utcnow)
 
 
 def save_profile(

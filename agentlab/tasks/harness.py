@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from agentlab.errors import SandboxError
 from agentlab.protocols import Sandbox, SandboxBackend
 from agentlab.tasks import grading, hacking, log_parsers, reporters, scripts, tamper
+from agentlab.tasks.current import official_image, run_current
+from agentlab.tasks.eval_records import EvalConfig, EvalLogs, EvalResult, stage_files
 from agentlab.tasks.grading import Grade
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import Dataset, RepoSpec, SWEInstance, namespace_image
@@ -45,59 +45,21 @@ class ImageBuilder(Protocol):
     ) -> str: ...
 
 
-@dataclass(frozen=True)
-class EvalConfig:
-    """How each instance is evaluated."""
+class ImagePresence(Protocol):
+    """Makes sure a named image is present (pulling it if a registry has it); returns it."""
 
-    run_id: str = "eval"
-    strict: bool = True
-    timeout: float = 1800.0
-    retries: int = 3
-    cpus: float = 1.0
-    memory_mb: int = 2048
-    pids_limit: int = 512
-    base_image: str = "agentlab/base:bookworm"
-    namespace: str | None = None
-    # Strict mode: grade patches whose non-test code reaches for the grader ``suspicious``.
-    detect_hacking: bool = True
-
-
-@dataclass
-class EvalLogs:
-    """What the harness keeps per instance; written under the report directory."""
-
-    patch: str = ""
-    eval_sh: str = ""
-    test_output: str = ""
-    test_results: str = ""
-    run_log: str = ""
-
-    def files(self) -> dict[str, str]:
-        return {
-            "patch.diff": self.patch,
-            "eval.sh": self.eval_sh,
-            "test_output.txt": self.test_output,
-            "test_results.txt": self.test_results,
-            "run_instance.log": self.run_log,
-        }
-
-
-@dataclass
-class EvalResult:
-    """One graded prediction, with its logs and timings."""
-
-    grade: Grade
-    logs: EvalLogs = field(default_factory=EvalLogs)
-    attempts: int = 1
-    duration_s: float = 0.0
-    tests_s: float = 0.0
+    async def __call__(self, image: str) -> str: ...
 
 
 class InstanceImages:
-    """Env image per repo+version, instance image per instance: built once, then cached."""
+    """Env image per repo+version, instance image per instance: built once, then cached.
+    A current-format instance names its own image: ``present`` makes sure it is there."""
 
-    def __init__(self, build: ImageBuilder, config: EvalConfig) -> None:
+    def __init__(
+        self, build: ImageBuilder, config: EvalConfig, present: ImagePresence | None = None
+    ) -> None:
         self._build = build
+        self._present = present
         self._config = config
         self._locks: dict[str, asyncio.Lock] = {}
         self._done: dict[str, str] = {}
@@ -111,6 +73,12 @@ class InstanceImages:
 
     async def image_for(self, dataset: Dataset, instance: SWEInstance) -> str:
         """The image to evaluate ``instance`` in (prebuilt when a namespace is set)."""
+        if instance.is_current_format:
+            name = official_image(instance, self._config.namespace)
+            present = self._present
+            if present is None:
+                return name
+            return await self._once(f"image:{name}", lambda: present(name))
         if self._config.namespace:
             return namespace_image(self._config.namespace, instance.instance_id)
         spec = dataset.spec_for(instance)
@@ -199,9 +167,12 @@ async def evaluate(
             image = await images.image_for(dataset, instance)
             spec = sandbox_spec(config, image, instance.instance_id)
             async with backend.open(spec) as sandbox:
-                result = await run_in_sandbox(
-                    sandbox, instance, dataset.spec_for(instance), prediction, config
-                )
+                if instance.is_current_format:
+                    result = await run_current(sandbox, instance, prediction, config)
+                else:
+                    result = await run_in_sandbox(
+                        sandbox, instance, dataset.spec_for(instance), prediction, config
+                    )
             result.attempts = attempt
             result.duration_s = time.monotonic() - started
             return result
@@ -258,38 +229,21 @@ async def run_in_sandbox(
         # The harness reports its own timeout as an error; strict mode grades what finished.
         grade = Grade(grading.ERROR, patch_applied=True, detail="tests timed out")
         return EvalResult(grade, logs, tests_s=ran.duration_s)
-    if config.strict:
-        raw = await sandbox.exec(["head", "-c", str(RESULTS_CAP_BYTES), reporters.RESULTS_FILE])
-        statuses = log_parsers.parse_tagged(raw.stdout, nonce)
-    else:
-        statuses = log_parsers.PARSERS[spec.log_parser](
-            log_parsers.between_markers(logs.test_output) or ""
-        )
+    if not config.strict:
+        grade = grading.harness_grade(instance, spec.log_parser, logs.test_output)
+        logs.test_results = "".join(f"{s} {t}\n" for t, s in grade.statuses.items())
+        return EvalResult(grade, logs, tests_s=ran.duration_s)
+    raw = await sandbox.exec(["head", "-c", str(RESULTS_CAP_BYTES), reporters.RESULTS_FILE])
+    statuses = log_parsers.parse_tagged(raw.stdout, nonce)
     logs.test_results = "".join(f"{s} {t}\n" for t, s in statuses.items())
     return EvalResult(grading.grade(instance, statuses), logs, tests_s=ran.duration_s)
-
-
-async def stage_files(sandbox: Sandbox, files: Mapping[str, tuple[str, int]]) -> None:
-    """Write every file an evaluation needs in one transfer (one exec, not one per file)."""
-    with tempfile.TemporaryDirectory(prefix="agentlab-stage-") as tmp:
-        root = Path(tmp)
-        await asyncio.to_thread(_write_tree, root, files)
-        await sandbox.copy_in(root, "/")
-
-
-def _write_tree(root: Path, files: Mapping[str, tuple[str, int]]) -> None:
-    for path, (text, mode) in files.items():
-        target = root / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        target.chmod(mode)
 
 
 def _ensure_newline(text: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
 
-def regrade(instance: SWEInstance, spec: RepoSpec, logs: EvalLogs, *, strict: bool) -> Grade:
+def regrade(instance: SWEInstance, spec: RepoSpec | None, logs: EvalLogs, *, strict: bool) -> Grade:
     """Grade again from saved logs (``--rewrite-reports``) without running anything."""
     if logs.run_log.startswith("TAMPERED"):
         return Grade(grading.TAMPERED, detail=logs.run_log.strip())
@@ -297,13 +251,16 @@ def regrade(instance: SWEInstance, spec: RepoSpec, logs: EvalLogs, *, strict: bo
         return Grade(grading.SUSPICIOUS, detail=logs.run_log.strip()[len("SUSPICIOUS: ") :])
     if scripts.APPLIED_MARKER not in logs.run_log:
         return Grade(grading.PATCH_FAILED)
-    if strict:
-        statuses = {}
-        for line in logs.test_results.splitlines():
-            status, _, test = line.partition(" ")
-            if test:
-                statuses[test] = status
-    else:
-        log = log_parsers.between_markers(logs.test_output) or ""
-        statuses = log_parsers.PARSERS[spec.log_parser](log)
+    if instance.is_current_format or spec is None:
+        return grading.harness_grade(instance, instance.log_parser, logs.test_output)
+    if not strict:
+        return grading.harness_grade(instance, spec.log_parser, logs.test_output)
+    statuses = {}
+    for line in logs.test_results.splitlines():
+        status, _, test = line.partition(" ")
+        if test:
+            statuses[test] = status
     return grading.grade(instance, statuses)
+
+
+__all__ = ["EvalConfig", "EvalLogs", "EvalResult", "ImageBuilder", "InstanceImages", "stage_files"]

@@ -15,11 +15,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from agentlab.errors import DatasetError, SandboxError
 from agentlab.protocols import Sandbox
 from agentlab.tasks.jail import PREAMBLE
+from agentlab.types import ExecResult
 
 RUNNER_PATH = "/opt/agentlab/he_runner.py"
 BATCH_PATH = "/opt/agentlab/he_batch.json"
@@ -61,6 +60,29 @@ def batch_json(items: Sequence[tuple[str, str]], timeout: float, parallel: int) 
     )
 
 
+async def run_programs(
+    sandbox: Sandbox,
+    items: Sequence[tuple[str, str]],
+    *,
+    timeout: float,
+    parallel: int,
+    batch_path: str = BATCH_PATH,
+    install: bool = True,
+) -> tuple[dict[str, str], ExecResult]:
+    """Run ``[(key, program)]`` with the runner in ``sandbox``: key -> verdict, and the exec.
+
+    Each program runs in its own process under ``timeout`` seconds, ``parallel`` at a time.
+    ``install`` writes the runner first (a warm sandbox that has it may skip that).
+    """
+    if install:
+        await sandbox.write_file(RUNNER_PATH, RUNNER)
+    await sandbox.write_file(batch_path, batch_json(items, timeout, parallel))
+    done = await sandbox.exec(
+        ["python3", RUNNER_PATH, batch_path], timeout=timeout * (len(items) / parallel + 2) + 60
+    )
+    return parse_results(done.stdout), done
+
+
 def parse_results(stdout: str) -> dict[str, str]:
     """key -> ``passed`` | ``failed`` | ``timed out`` from the runner's tagged result line."""
     for line in reversed(stdout.splitlines()):
@@ -68,26 +90,6 @@ def parse_results(stdout: str) -> dict[str, str]:
             data: dict[str, str] = json.loads(line[len(RESULT_TAG) :])
             return data
     return {}
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from n samples with c correct: ``1 - C(n-c, k) / C(n, k)``."""
-    if n - c < k:
-        return 1.0
-    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
-
-
-def pass_at_ks(
-    per_task: dict[str, list[bool]], ks: Sequence[int] = (1, 10, 100)
-) -> dict[str, float]:
-    """Mean pass@k over tasks, for each k that every task has enough samples for."""
-    out: dict[str, float] = {}
-    for k in ks:
-        if per_task and all(len(v) >= k for v in per_task.values()):
-            out[f"pass@{k}"] = float(
-                np.mean([pass_at_k(len(v), sum(v), k) for v in per_task.values()])
-            )
-    return out
 
 
 RUNNER = (
@@ -127,9 +129,11 @@ async def grade_one(sandbox: Sandbox, problem: Problem, completion: str, name: s
     in this sandbox ever had, and every process and file of that uid is gone afterwards.
     """
     batch = f"{BATCH_PATH}.{name}"
-    await sandbox.write_file(batch, batch_json([("0", program(problem, completion))], 10.0, 1))
-    done = await sandbox.exec(["python3", RUNNER_PATH, batch], timeout=60)
-    verdict = parse_results(done.stdout).get("0")
+    items = [("0", program(problem, completion))]
+    verdicts, done = await run_programs(
+        sandbox, items, timeout=10.0, parallel=1, batch_path=batch, install=False
+    )
+    verdict = verdicts.get("0")
     if verdict is None:
         raise SandboxError(f"HumanEval runner gave no verdict (exit {done.exit_code})")
     return verdict

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from agentlab.tasks import official
 from agentlab.tasks.harness import EvalLogs
 
 
@@ -66,3 +67,19 @@ def write_run_report(
     path = report_dir / f"{model_dir_name(model_name)}.{run_id}.json"
     write_atomic(path, json.dumps(report, indent=4))
     return path
+
+
+def failure_reasons(
+    report_dir: Path, run_id: str, model_name: str, instance_ids: list[str]
+) -> dict[str, tuple[str, str]]:
+    """The harness's infrastructure triage of saved logs, ``{id: (reason, tier)}``; empty
+    without the swebench extra (the run report then lists no infra failures)."""
+    if not official.available():
+        return {}
+    found: dict[str, tuple[str, str]] = {}
+    for iid in instance_ids:
+        logs = read_instance_logs(instance_log_dir(report_dir, run_id, model_name, iid))
+        hit = official.classify_infra(logs.test_output + "\n" + logs.run_log)
+        if hit:
+            found[iid] = hit
+    return found

@@ -83,7 +83,10 @@ def eval_script(instance: SWEInstance, spec: RepoSpec, *, strict: bool, timeout:
         f"{GIT} apply -v {TEST_PATCH_FILE}",
         "echo '>>>>> Start Test Output'",
         _strict_test_command(spec, timeout) if strict else spec.test_cmd,
+        *([] if strict else ["SWEBENCH_TEST_EXIT_CODE=$?"]),
         "echo '>>>>> End Test Output'",
+        # The harness's exit-code line: it refuses results a failing test command printed.
+        *([] if strict else ['echo ">>>>> Test Exit Code: $SWEBENCH_TEST_EXIT_CODE"']),
         reset,
     ]
     return "\n".join(lines) + "\n"

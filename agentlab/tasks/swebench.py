@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentlab.errors import DatasetError
+from agentlab.tasks.hub import read_parquet
 
 LogParser = Literal["pytest", "unittest"]
 KNOWN_PARSERS: tuple[str, ...] = ("pytest", "unittest")
@@ -40,6 +41,31 @@ class SWEInstance(BaseModel):
     environment_setup_commit: str = ""
     fail_to_pass: tuple[str, ...] = Field(default=(), alias="FAIL_TO_PASS")
     pass_to_pass: tuple[str, ...] = Field(default=(), alias="PASS_TO_PASS")
+    # The current official format (swebench 5.x): each instance names its own image, carries
+    # its eval script and names its log parser and grading type. Empty in the older format.
+    image: str = ""
+    eval_script: str = ""
+    log_parser: str = ""
+    eval_type: str = ""
+    image_assets: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("image_assets", mode="before")
+    @classmethod
+    def _decode_assets(cls, value: Any) -> Any:
+        # Published datasets store image_assets as a JSON string (often empty).
+        if value is None or value == "":
+            return {}
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON object: {exc}") from exc
+        return value
+
+    @property
+    def is_current_format(self) -> bool:
+        """Whether the instance carries its own eval script (no spec file needed)."""
+        return bool(self.eval_script)
 
     @field_validator("fail_to_pass", "pass_to_pass", mode="before")
     @classmethod
@@ -114,6 +140,8 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     """Records from ``.jsonl`` (one object a line) or ``.json`` (a list, or a dict by id)."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found; pass an existing .jsonl or .json file")
+    if path.suffix == ".parquet":
+        return read_parquet(path)
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix == ".jsonl":
@@ -189,7 +217,11 @@ def load_dataset(path: Path, *, name: str | None = None, offline: bool = False) 
     """
     if path.is_dir():
         inst_file = next(
-            (path / n for n in ("instances.jsonl", "instances.json") if (path / n).exists()),
+            (
+                path / n
+                for n in ("instances.jsonl", "instances.json", "test.parquet")
+                if (path / n).exists()
+            ),
             None,
         )
         if inst_file is None:
@@ -200,8 +232,26 @@ def load_dataset(path: Path, *, name: str | None = None, offline: bool = False) 
         }
     else:
         inst_file, specs, bundles = path, {}, {}
-    instances, problems = parse_instances(read_records(inst_file))
-    dataset = Dataset(name or path.name, [], specs, bundles, problems)
+    return dataset_from_records(
+        read_records(inst_file),
+        name=name or path.name,
+        specs=specs,
+        bundles=bundles,
+        offline=offline,
+    )
+
+
+def dataset_from_records(
+    records: Iterable[Any],
+    *,
+    name: str,
+    specs: dict[tuple[str, str], RepoSpec] | None = None,
+    bundles: dict[str, Path] | None = None,
+    offline: bool = False,
+) -> Dataset:
+    """A dataset from instance records (a file's, or a hub dataset's rows)."""
+    instances, problems = parse_instances(records)
+    dataset = Dataset(name, [], specs or {}, bundles or {}, problems)
     seen: set[str] = set()
     for inst in instances:
         problem = _check(dataset, inst, seen, offline)
@@ -216,6 +266,12 @@ def load_dataset(path: Path, *, name: str | None = None, offline: bool = False) 
 def _check(dataset: Dataset, inst: SWEInstance, seen: set[str], offline: bool) -> str | None:
     if inst.instance_id in seen:
         return "duplicate instance_id; the first one is used"
+    if inst.is_current_format:
+        # Self-contained: its image and eval script replace the spec and the bundle.
+        missing = [n for n in ("image", "log_parser") if not getattr(inst, n)]
+        if missing:
+            return f"current-format instance (it has an eval_script) lacks {', '.join(missing)}"
+        return None
     if offline and inst.repo not in dataset.bundles:
         return (
             f"missing source: no repos/{inst.repo_slug}.bundle in the dataset and network "
@@ -227,8 +283,11 @@ def _check(dataset: Dataset, inst: SWEInstance, seen: set[str], offline: bool) -
             f"no spec for repo {inst.repo} version {inst.version!r}; "
             "add it to the dataset's specs.json"
         )
-    if spec.log_parser not in KNOWN_PARSERS:
-        return f"unknown log parser {spec.log_parser!r}; use one of {', '.join(KNOWN_PARSERS)}"
+    if spec.log_parser not in KNOWN_PARSERS and not spec.log_parser.startswith("parse_log_"):
+        return (
+            f"unknown log parser {spec.log_parser!r}; use one of {', '.join(KNOWN_PARSERS)} "
+            "or a swebench parse_log_* name"
+        )
     return None
 
 

@@ -20,7 +20,7 @@ import pytest
 from agentlab.agent.agent_records import AgentLimits, AgentOutcome
 from agentlab.agent.loop import run_agent
 from agentlab.agent.scripted_agent import agent_rules
-from agentlab.cli.eval import DockerImages, resolve_dataset
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.llm import LLMClient, OpenAIEndpoint, ScriptedModel
 from agentlab.llm.openai import OpenAIBackend
 from agentlab.llm.testing import ScriptedServer
@@ -96,7 +96,7 @@ async def _solve(
 async def test_scripted_agent_resolves_every_instance(
     client: LLMClient, docker_backend: Any, base_image: str, data: Dataset, run_id: str
 ) -> None:
-    images = InstanceImages(DockerImages(), EvalConfig(run_id=run_id, timeout=300))
+    images = InstanceImages(ProviderImages(), EvalConfig(run_id=run_id, timeout=300))
     gate = asyncio.Semaphore(2)
 
     async def one(instance: SWEInstance) -> tuple[AgentOutcome, bool]:

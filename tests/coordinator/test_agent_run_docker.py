@@ -49,7 +49,7 @@ async def test_agent_kind_resolves_all_of_agentlab_mini(
     with ScriptedServer(ScriptedModel(agent_rules(mini.instances))) as server:
         path = _experiment(tmp_path, server.base_url, ids)
         request = new_request(load_experiment(path), path, run_id)
-        outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        outcome = await run_pipeline(request, store)
         requests = len(server.requests)
     assert outcome.status == "finished", outcome
     snap = snapshot(store, run_id)
@@ -74,7 +74,7 @@ async def test_a_killed_agent_run_resumes_at_the_next_step(
     with ScriptedServer(ScriptedModel(agent_rules(mini.instances))) as server:
         path = _experiment(tmp_path, server.base_url, [task])
         request = new_request(load_experiment(path), path, run_id)
-        run = asyncio.create_task(run_pipeline(request, store, docker_backend))  # type: ignore[arg-type]
+        run = asyncio.create_task(run_pipeline(request, store))
 
         def finished_steps() -> int:
             rows = store.call(lambda s: s.exec(select(Turn).where(Turn.run_id == run_id)).all())
@@ -88,7 +88,7 @@ async def test_a_killed_agent_run_resumes_at_the_next_step(
             await run
         before = len(server.requests)
         stored = finished_steps()
-        outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        outcome = await run_pipeline(request, store)
         asked = len(server.requests) - before
     assert outcome.status == "finished", outcome
     snap = snapshot(store, run_id)

@@ -7,20 +7,26 @@ from typing import Any
 
 import pytest
 
+from agentlab.agent.records import EditingStep
 from agentlab.budget import BetaPrior
 from agentlab.config import AdaptivePolicyConfig, parse_experiment
 from agentlab.coordinator.allocation import (
     RoundState,
+    agreement,
     build_policy,
     cap_reason,
     decide_round,
     load_prior,
 )
+from agentlab.coordinator.kinds.swe import SWEKind
 from agentlab.coordinator.rounds import check_round
 from agentlab.errors import ConfigError
+from agentlab.scoring.diffs import patch_sha
 from agentlab.store import open_store
-from agentlab.store.run_tables import PolicyDecision
+from agentlab.store.run_store import RunState
+from agentlab.store.run_tables import PolicyDecision, candidate_row
 from agentlab.store.tables import Evaluation, Run
+from agentlab.types import Candidate, ExecResult
 
 PRIOR = BetaPrior.single(0.25, 0.5, 0.6)
 
@@ -130,3 +136,47 @@ async def test_the_prior_comes_from_a_pilot_run_or_says_which_run_is_missing(
             await load_prior(store, AdaptivePolicyConfig(pilot_run="nope"))
     finally:
         store.close()
+
+
+def _signalled(state: RunState, task: str, sample: int, diff: str) -> None:
+    """A sample whose own test failed on the original code and passed on ``diff``."""
+    step = EditingStep(
+        step=0,
+        messages=(),
+        action="APPROVE",
+        diff=diff,
+        original=ExecResult(exit_code=1),
+        patched=ExecResult(exit_code=0),
+    )
+    state.turns[(task, sample, "editing")] = [step.model_dump_json()]
+    candidate = Candidate(task_id=task, sample=sample, patch=diff, patch_sha=patch_sha(diff))
+    state.candidates[(task, sample)] = candidate_row("r", candidate)
+
+
+DIFF = """diff --git a/m.py b/m.py
+index 1111111..2222222 100644
+--- a/m.py
++++ b/m.py
+@@ -10,2 +10,2 @@ def f():
+-    return 1
++    return 2
+"""
+# The same change: other blob ids, hunk offsets and function context, trailing whitespace.
+SAME = (
+    DIFF.replace("1111111..2222222", "3333333..4444444")
+    .replace("@@ -10,2 +10,2 @@ def f():", "@@ -12,2 +12,2 @@")
+    .replace("+    return 2", "+    return 2   ")
+)
+OTHER = DIFF.replace("+    return 2", "+    return 3")
+
+
+def test_agreement_counts_diffs_differing_in_whitespace_or_hunk_offsets_as_one() -> None:
+    state = RunState()
+    _signalled(state, "t", 0, DIFF)
+    _signalled(state, "t", 1, SAME)
+    _signalled(state, "t", 2, OTHER)
+    signal = SWEKind().own_test_signal
+    assert agreement(state, "t", [0, 1, 2], signal) == 2
+    assert agreement(state, "t", [0, 2], signal) == 1
+    # Without the own-test signal, no sample counts.
+    assert agreement(state, "t", [0, 1, 2], lambda *_: False) == 0

@@ -117,7 +117,7 @@ async def test_adaptive_stops_on_agreement_and_on_low_gain(
             extra={"budget": {"policy": policy}},
         )
         request = new_request(load_experiment(path), path, run_id)
-        outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        outcome = await run_pipeline(request, store)
     assert outcome.status == "finished", outcome
     assert_no_duplicates(snapshot(store, run_id))
     assert _samples(store, run_id) == {SOLVED: 2, UNSOLVED: 2}
@@ -164,7 +164,7 @@ async def test_per_task_usd_caps_a_problem(
     with ScriptedServer(ScriptedModel(gold_rules(mini))) as server:
         path = write_experiment(tmp_path, server.base_url, [SOLVED], k=3, n=1, extra=extra)
         request = new_request(load_experiment(path), path, run_id)
-        outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        outcome = await run_pipeline(request, store)
     assert outcome.status == "finished", outcome
     assert 0 < _spend(store, run_id)[SOLVED] <= 0.012
     assert _samples(store, run_id) == {SOLVED: 1}
@@ -200,7 +200,7 @@ async def test_adaptive_never_passes_the_hard_cap(
             tmp_path, server.base_url, [SOLVED, UNSOLVED], k=4, n=1, extra=extra
         )
         request = new_request(load_experiment(path), path, run_id)
-        outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        outcome = await run_pipeline(request, store)
     assert outcome.status in ("finished", "budget_exhausted"), outcome
     assert 0 < sum(_spend(store, run_id).values()) <= 0.016
     assert 2 <= sum(_samples(store, run_id).values()) < 8

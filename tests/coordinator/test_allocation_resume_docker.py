@@ -77,7 +77,7 @@ async def test_sigkill_then_resume_under_adaptive_policy_matches_uninterrupted_r
         started = time.monotonic()
         baseline_id = "baseline-" + os.urandom(4).hex()
         request = new_request(load_experiment(path), path, baseline_id)
-        outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        outcome = await run_pipeline(request, store)
         took = time.monotonic() - started
         assert outcome.status == "finished"
         expected = snapshot(store, baseline_id)

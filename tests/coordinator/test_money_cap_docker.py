@@ -79,7 +79,7 @@ async def three_invocations(
     """Run into the faults; resume and cancel mid-flight (Ctrl-C); resume to the end."""
 
     async def invoke(request: RunRequest) -> Outcome:
-        return await run_pipeline(request, store, backend, pricing=pricing)  # type: ignore[arg-type]
+        return await run_pipeline(request, store, pricing=pricing)
 
     await invoke(new_request(load_experiment(path), path, run_id))
     assert charged(store, run_id) <= CAP

@@ -44,7 +44,7 @@ async def test_gold_script_yields_resolved_candidates(
     with ScriptedServer(ScriptedModel(gold_rules(mini))) as server:
         path = write_experiment(tmp_path, server.base_url, TWO, k=2, n=2)
         request = new_request(load_experiment(path), path, run_id)
-        outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        outcome = await run_pipeline(request, store)
         requests = len(server.requests)
     assert outcome.status == "finished", outcome
     snap = snapshot(store, run_id)
@@ -95,7 +95,7 @@ async def test_broken_replies_take_the_format_fix_path(
     with ScriptedServer(_broken_then_fixed(mini, task_id)) as server:
         path = write_experiment(tmp_path, server.base_url, [task_id], k=1, n=2)
         request = new_request(load_experiment(path), path, run_id)
-        outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        outcome = await run_pipeline(request, store)
     assert outcome.status == "finished"
     turns = store.call(
         lambda s: s.exec(select(Turn).where(Turn.run_id == run_id, Turn.sample == 0)).all()
@@ -125,14 +125,14 @@ async def test_infrastructure_errors_are_retried_on_resume_not_counted_done(
     with ScriptedServer(model) as server:
         path = write_experiment(tmp_path, server.base_url, [task_id], k=1, n=2)
         request = new_request(load_experiment(path), path, run_id)
-        first = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        first = await run_pipeline(request, store)
         assert first.status == "finished" and task_id in first.errors
         snap = snapshot(store, run_id)
         assert snap["trajectories"] == [(task_id, 0, "editing", "error")]
         assert snap["candidates"] == []
         task = store.call(lambda s: s.exec(select(Task).where(Task.run_id == run_id)).one())
         assert task.status == "failed" and "RetryableLLMError" in (task.error or "")
-        again = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        again = await run_pipeline(request, store)
     assert again.status == "finished" and not again.errors
     snap = snapshot(store, run_id)
     assert_no_duplicates(snap)
@@ -169,12 +169,7 @@ async def test_budget_cap_stops_the_run_with_partial_state(
             extra={"budget": {"cap_usd": 4.5}, "concurrency": {"llm_calls": 1, "sandboxes": 2}},
         )
         request = new_request(load_experiment(path), path, run_id)
-        outcome = await run_pipeline(
-            request,
-            store,
-            docker_backend,
-            pricing=pricing,  # type: ignore[arg-type]
-        )
+        outcome = await run_pipeline(request, store, pricing=pricing)
     assert outcome.status == "budget_exhausted", outcome
     assert "budget cap" in outcome.reason
     calls = store.call(lambda s: s.exec(select(LLMCall).where(LLMCall.run_id == run_id)).all())

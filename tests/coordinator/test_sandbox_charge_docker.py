@@ -115,12 +115,7 @@ async def test_a_run_charges_its_sandbox_time_to_the_ledger(
     with ScriptedServer(ScriptedModel(gold_rules(mini))) as server:
         path = write_experiment(tmp_path, server.base_url, [solved], k=1, n=1)
         request = new_request(load_experiment(path), path, run_id)
-        outcome = await run_pipeline(
-            request,
-            store,
-            docker_backend,  # type: ignore[arg-type]
-            pricing=pricing,
-        )
+        outcome = await run_pipeline(request, store, pricing=pricing)
     assert outcome.status == "finished", outcome
     execs = exec_rows(store, run_id)
     assert execs and all(r.usd > 0 and r.cpu_seconds > 0 for r in execs)

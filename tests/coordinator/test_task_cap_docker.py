@@ -56,7 +56,7 @@ async def test_first_wave_cannot_pass_the_problem_cap(
     with ScriptedServer(ScriptedModel(gold_rules(mini))) as server:
         path = write_experiment(tmp_path, server.base_url, [SOLVED], k=4, n=1, extra=extra)
         request = new_request(load_experiment(path), path, run_id)
-        outcome = await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+        outcome = await run_pipeline(request, store)
     assert outcome.status == "finished", outcome  # one problem's cap never ends the run
     assert 0 < charged(store, run_id, SOLVED) <= cap
     trajs = store.call(

@@ -12,7 +12,7 @@ import base64
 
 import pytest
 
-from agentlab.cli.eval import DockerImages, resolve_dataset
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.scoring.matrix import (
     CellJob,
     MatrixCandidate,
@@ -87,7 +87,7 @@ async def test_a_batch_keeps_each_tests_result_its_own(
     dataset = resolve_dataset("agentlab-mini")
     instance = dataset.by_id()[pool.INSTANCE]
     config = EvalConfig(run_id=run_id, memory_mb=512)
-    image = await InstanceImages(DockerImages(), config).image_for(dataset, instance)
+    image = await InstanceImages(ProviderImages(), config).image_for(dataset, instance)
     spec = sandbox_spec(config, image, instance.instance_id)
     candidates = [MatrixCandidate(1, instance.patch), MatrixCandidate(2, NOT_A_PATCH)]
     tests = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentlab.cli.eval import DockerImages, resolve_dataset
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.protocols import Sandbox
 from agentlab.scoring import matrix
 from agentlab.scoring.matrix import (
@@ -111,7 +111,7 @@ async def test_a_hostile_candidate_cannot_change_later_cells(
     dataset = resolve_dataset("agentlab-mini")
     instance = dataset.by_id()[pool.INSTANCE]
     config = EvalConfig(run_id=run_id, memory_mb=512)
-    image = await InstanceImages(DockerImages(), config).image_for(dataset, instance)
+    image = await InstanceImages(ProviderImages(), config).image_for(dataset, instance)
     spec = sandbox_spec(config, image, instance.instance_id)
     candidates = [
         MatrixCandidate(1, instance.patch),

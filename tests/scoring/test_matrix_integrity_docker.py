@@ -13,7 +13,7 @@ import asyncio
 
 import pytest
 
-from agentlab.cli.eval import DockerImages, resolve_dataset
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.scoring import votes
 from agentlab.scoring.matrix import CellJob, MatrixCandidate, MatrixTest, WarmRepo, run_cells
 from agentlab.tasks.harness import EvalConfig, InstanceImages, sandbox_spec
@@ -33,7 +33,7 @@ async def test_exit_97_is_a_failed_test_and_a_killed_batch_is_an_error(
     dataset = resolve_dataset("agentlab-mini")
     instance = dataset.by_id()[pool.INSTANCE]
     config = EvalConfig(run_id=run_id, memory_mb=512)
-    image = await InstanceImages(DockerImages(), config).image_for(dataset, instance)
+    image = await InstanceImages(ProviderImages(), config).image_for(dataset, instance)
     spec = sandbox_spec(config, image, instance.instance_id)
     tests = [MatrixTest(20, EXITS_97), MatrixTest(21, SLOW), MatrixTest(22, pool.RIGHT_ERROR_LINE)]
     async with DockerBackend().open(spec) as sandbox:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from agentlab.cli import app
-from agentlab.cli.eval import resolve_dataset
+from agentlab.coordinator.kinds.swe_data import resolve_dataset
 from agentlab.llm.testing import Rule, ScriptedModel, ScriptedServer
 from agentlab.store import open_store
 from agentlab.store.scoring_store import ImportedCandidate, ScoringStore

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from agentlab.cli.eval import DockerImages, resolve_dataset
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
+from agentlab.coordinator.selection import Models, SelectionConfig, score_run
 from agentlab.llm.scripted import Rule, ScriptedModel
 from agentlab.scoring.llm import ModelRole
-from agentlab.selection_runner import Models, SelectionConfig, score_run
 from agentlab.store import Store, open_store
 from agentlab.store.scoring_store import ImportedCandidate, ScoringStore
 from agentlab.tasks.harness import EvalConfig, InstanceImages
@@ -70,7 +70,7 @@ async def _score(store: Store, run_id: str, models: Models, **config: Any) -> Sc
         run_id,
         resolve_dataset("agentlab-mini"),
         DockerBackend(),
-        InstanceImages(DockerImages(), eval_config),
+        InstanceImages(ProviderImages(), eval_config),
         eval_config=eval_config,
         config=SelectionConfig(**{"sandboxes_per_problem": 1, **config}),
         models=models,

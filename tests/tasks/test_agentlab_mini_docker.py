@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.cli.eval import DockerImages, resolve_dataset
-from agentlab.cli.eval_run import SWERun, run_swe
+from agentlab.coordinator.evaluation.swe import SWERun, run_swe
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.store import open_store
 from agentlab.store.eval_store import EvalStore
 from agentlab.tasks.harness import EvalConfig, InstanceImages
@@ -24,7 +24,7 @@ async def _outcomes(predictions: str, tmp: Path, run_id: str) -> dict[str, str]:
     store = open_store(f"sqlite:///{tmp / 'eval.db'}")
     try:
         run = SWERun(data, predictions, cfg, tmp / "reports", max_workers=2)
-        await run_swe(run, DockerBackend(), InstanceImages(DockerImages(), cfg), EvalStore(store))
+        await run_swe(run, DockerBackend(), InstanceImages(ProviderImages(), cfg), EvalStore(store))
         return {r.instance_id: r.outcome for r in await EvalStore(store).outcomes(run_id)}
     finally:
         store.close()

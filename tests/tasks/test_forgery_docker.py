@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.cli.eval import DockerImages
+from agentlab.coordinator.kinds.swe_data import ProviderImages
 from agentlab.tasks import grading
 from agentlab.tasks.harness import EvalConfig, EvalResult, InstanceImages, evaluate
 from agentlab.tasks.predictions import Prediction
@@ -73,7 +73,7 @@ async def _grade(root: Path, bodies: dict[str, str], config: EvalConfig) -> dict
 
     dataset = load_dataset(root / "toy")
     instance = dataset.by_id()[toy.INSTANCE_ID]
-    images = InstanceImages(DockerImages(), config)
+    images = InstanceImages(ProviderImages(), config)
     await images.image_for(dataset, instance)
     patches = {name: toy.make_patch(root, {"calc.py": body}) for name, body in bodies.items()}
     gate = asyncio.Semaphore(3)

@@ -101,9 +101,11 @@ def test_run_report_has_the_harness_keys() -> None:
     )
     assert list(report) == [
         "total_instances", "submitted_instances", "completed_instances", "resolved_instances",
-        "unresolved_instances", "empty_patch_instances", "error_instances", "completed_ids",
-        "incomplete_ids", "empty_patch_ids", "submitted_ids", "resolved_ids", "unresolved_ids",
-        "error_ids", "schema_version",
+        "unresolved_instances", "infra_failure_instances", "ambiguous_failure_instances",
+        "empty_patch_instances", "error_instances", "completed_ids", "incomplete_ids",
+        "empty_patch_ids", "submitted_ids", "resolved_ids", "unresolved_ids",
+        "infra_failure_ids", "ambiguous_failure_ids", "failure_reasons", "error_ids",
+        "schema_version",
     ]  # fmt: skip
     assert report["schema_version"] == 2
     assert (report["resolved_ids"], report["error_ids"]) == (["a"], ["b"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.cli.eval import DockerImages
+from agentlab.coordinator.kinds.swe_data import ProviderImages
 from agentlab.protocols import Sandbox
 from agentlab.tasks import grading
 from agentlab.tasks.harness import EvalConfig, EvalResult, InstanceImages, run_in_sandbox
@@ -83,7 +83,7 @@ async def _evaluate(dataset: Dataset, patch: str, run_id: str) -> tuple[EvalResu
 
     config = EvalConfig(run_id=run_id, timeout=30, memory_mb=512)
     instance = dataset.by_id()[toy.INSTANCE_ID]
-    image = await InstanceImages(DockerImages(), config).image_for(dataset, instance)
+    image = await InstanceImages(ProviderImages(), config).image_for(dataset, instance)
     async with DockerBackend().open(eval_sandbox_spec(config, image, toy.INSTANCE_ID)) as sb:
         prediction = Prediction(instance_id=toy.INSTANCE_ID, model_name="m", patch=patch)
         result = await run_in_sandbox(sb, instance, dataset.spec_for(instance), prediction, config)

@@ -13,17 +13,25 @@ from typing import Any
 
 import pytest
 
-from agentlab.cli.eval import DockerImages
-from agentlab.cli.eval_run import SWERun, run_swe
+from agentlab.coordinator.evaluation.swe import SWERun, run_swe
+from agentlab.coordinator.kinds.swe_data import ProviderImages
 from agentlab.store import open_store
 from agentlab.store.eval_store import EvalStore
+from agentlab.tasks import official
 from agentlab.tasks.harness import EvalConfig, InstanceImages
+from agentlab.tasks.official import SpecFields
 from agentlab.tasks.swebench import load_dataset
 from tests.tasks import toy
 
 pytestmark = pytest.mark.docker
 
-REPORT_KEYS = {"patch_is_None", "patch_exists", "patch_successfully_applied", "resolved"}
+REPORT_KEYS = {
+    "patch_is_None",
+    "patch_exists",
+    "patch_successfully_applied",
+    "resolved",
+    "infra_failure",
+}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +62,7 @@ async def _run(
         from agentlab.sandbox.docker import DockerBackend
 
         summary = await run_swe(
-            run, DockerBackend(), InstanceImages(DockerImages(), config), EvalStore(store)
+            run, DockerBackend(), InstanceImages(ProviderImages(), config), EvalStore(store)
         )
         rows = {r.model_name: r for r in await EvalStore(store).outcomes(run_id)}
     finally:
@@ -96,8 +104,9 @@ async def test_strict_run_grades_good_and_hostile_predictions(
     gold_report = rows["gold"].report[toy.INSTANCE_ID]
     assert set(gold_report) == REPORT_KEYS | {"tests_status"}
     assert gold_report["tests_status"]["FAIL_TO_PASS"] == {"success": toy.F2P, "failure": []}
-    assert set(rows["malformed"].report[toy.INSTANCE_ID]) == REPORT_KEYS
-    assert rows["malformed"].report[toy.INSTANCE_ID]["patch_successfully_applied"] is False
+    # As the harness: a patch that does not apply gets no report.json and is an error id.
+    assert not rows["malformed"].report
+    assert summary.reports["malformed"]["error_ids"] == [toy.INSTANCE_ID]
     regress = rows["regress"].report[toy.INSTANCE_ID]["tests_status"]["PASS_TO_PASS"]
     assert "tests/test_calc.py::test_mul" in regress["failure"]
     gold_dir = tmp_path / "reports/logs/run_evaluation" / run_id / "gold" / toy.INSTANCE_ID
@@ -128,5 +137,19 @@ async def test_swebench_mode_reproduces_the_harness_including_forged_lines(
         toy_root, {"gold": toy.GOLD, "forge": forge}, run_id, tmp_path, strict=False
     )
     assert rows["gold"].outcome == "resolved"
-    # The harness's plain -rA parsing believes the printed line; strict mode does not.
-    assert rows["forge"].outcome == "resolved"
+    # The forgery prints a PASSED line at exit. swebench 5.x cross-checks printed results
+    # against the test command's recorded exit code, so it is no longer fooled here; harness
+    # mode must grade the saved log exactly as the package's own get_eval_report does.
+    log_dir = tmp_path / "reports/logs/run_evaluation" / run_id / "forge" / toy.INSTANCE_ID
+    log = (log_dir / "test_output.txt").read_text()
+    assert ">>>>> Test Exit Code: 1" in log
+    assert "PASSED tests/test_calc.py::test_add" in log
+    if official.available():
+        fields = SpecFields(
+            toy.INSTANCE_ID,
+            fail_to_pass=toy.F2P,
+            pass_to_pass=toy.P2P,
+            log_parser="parse_log_pytest",
+        )
+        assert rows["forge"].report == official.eval_report(fields, forge, log)
+    assert rows["forge"].outcome == "unresolved"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.cli.eval_humaneval import run_humaneval
+from agentlab.coordinator.evaluation.humaneval import run_humaneval
 from agentlab.store import open_store
 from agentlab.store.eval_store import EvalStore
 from agentlab.tasks.harness import EvalConfig

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.cli.eval import DockerImages
+from agentlab.coordinator.kinds.swe_data import ProviderImages
 from agentlab.tasks import grading
 from agentlab.tasks.harness import EvalConfig, InstanceImages, evaluate
 from agentlab.tasks.predictions import Prediction
@@ -124,7 +124,7 @@ async def test_every_form_of_test_tampering_is_caught(
     dataset = load_dataset(toy_root / "toy")
     instance = dataset.by_id()[toy.INSTANCE_ID]
     config = EvalConfig(run_id=run_id, timeout=60, memory_mb=512, retries=1)
-    images = InstanceImages(DockerImages(), config)
+    images = InstanceImages(ProviderImages(), config)
     await images.image_for(dataset, instance)
     gate = asyncio.Semaphore(3)
 

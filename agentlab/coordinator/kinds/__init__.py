@@ -27,6 +27,7 @@ KINDS: dict[str, str] = {
     "humaneval": "agentlab.coordinator.kinds.humaneval:HumanEvalKind",
     "stdio": "agentlab.coordinator.kinds.stdio:StdioKind",
     "swe-agent": "agentlab.coordinator.kinds.swe_agent:SWEAgentKind",
+    "external": "agentlab.coordinator.kinds.external:ExternalKind",
 }
 
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from agentlab.config import DatasetConfig
+from agentlab.config import DatasetConfig, SelectionSection
 from agentlab.llm.scripted import Rule
+from agentlab.scoring.selectors import Selector
 from agentlab.store.run_store import RunState
 from agentlab.types import Candidate
 
@@ -106,3 +107,18 @@ class TaskKind(Protocol):
         must be the same on resume.
         """
         ...
+
+
+@runtime_checkable
+class SelectsCandidates(Protocol):
+    """Optional: a kind that can pick one candidate per problem after the run.
+
+    ``agentlab run`` with ``selection.enabled`` calls it once every sample is graded; it
+    stores one ``selection`` row per (problem, method), so ``agentlab report RUN`` shows
+    the selected score beside coverage and the random pick. A kind without it refuses
+    ``selection.enabled`` before the run starts.
+    """
+
+    async def select(
+        self, env: RunEnv, section: SelectionSection, selectors: Sequence[Selector]
+    ) -> None: ...

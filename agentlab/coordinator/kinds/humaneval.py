@@ -18,14 +18,16 @@ from typing import Literal
 
 from agentlab.agent.chat import Chat
 from agentlab.agent.replies import python_block
-from agentlab.config import DatasetConfig
+from agentlab.config import DatasetConfig, SelectionSection
 from agentlab.coordinator.env import RunEnv
 from agentlab.coordinator.evaluation.records import evaluation_record
 from agentlab.coordinator.kinds.base import Stage
+from agentlab.coordinator.kinds.humaneval_select import select_function_tasks
 from agentlab.errors import ConfigError
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import Sandbox
 from agentlab.scoring.diffs import patch_sha
+from agentlab.scoring.selectors import Selector
 from agentlab.store.eval_store import EvalStore
 from agentlab.store.run_store import RunState
 from agentlab.tasks import grading
@@ -118,6 +120,19 @@ class HumanEvalKind:
 
     def open(self, env: RunEnv) -> HumanEvalPipeline:
         return HumanEvalPipeline(env)
+
+    async def select(
+        self, env: RunEnv, section: SelectionSection, selectors: Sequence[Selector]
+    ) -> None:
+        """CodeT dual agreement over the samples' own asserts, then ``selectors``."""
+
+        def tests_of(task_id: str, sample: int) -> list[str]:
+            return [t.tests for t in env.steps(task_id, sample, "selftest", SelfTest)]
+
+        problems = chosen_problems(env.config.dataset)
+        await select_function_tasks(
+            env, problems, section, selectors, image=BASE_IMAGE, tests_of=tests_of
+        )
 
     def own_test_signal(self, state: RunState, task_id: str, sample: int) -> bool:
         """The last step is ``passed`` once the completion passed the model's own asserts."""

@@ -14,27 +14,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from agentlab.agent.context import estimate_tokens, source_files
 from agentlab.agent.context_stage import FileScore, Ranking, build_context, rank_files, score_file
 from agentlab.agent.records import EditingStep, TestingStep
 from agentlab.agent.trajectory import run_editing, run_testing
 from agentlab.agent.workspace import Workspace
-from agentlab.config import DatasetConfig
+from agentlab.config import DatasetConfig, SelectionSection
 from agentlab.coordinator.env import RunEnv, first_leaf
 from agentlab.coordinator.evaluation.records import evaluation_record
 from agentlab.coordinator.fanout import fan_out
 from agentlab.coordinator.kinds.base import Stage
-from agentlab.coordinator.kinds.swe_data import instance_images, load_swe
+from agentlab.coordinator.kinds.swe_data import (
+    ProviderImages,
+    instance_images,
+    is_swe_dataset,
+    load_swe,
+)
 from agentlab.coordinator.kinds.swe_gold import gold_rules
-from agentlab.datasets import bundled_names
+from agentlab.coordinator.selection import SelectionConfig, score_run
 from agentlab.errors import SandboxError
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import Sandbox
 from agentlab.scoring.diffs import patch_sha
+from agentlab.scoring.selectors import Selector
 from agentlab.store.eval_store import EvalStore
 from agentlab.store.run_store import CONTEXT_SAMPLE, RunState
+from agentlab.store.scoring_store import ScoringStore
 from agentlab.tasks import grading
 from agentlab.tasks.harness import EvalConfig, InstanceImages, evaluate
 from agentlab.tasks.predictions import Prediction
@@ -62,13 +68,8 @@ class SWEKind:
     name = "swe"
 
     def claims(self, dataset: DatasetConfig) -> bool:
-        """A bundled SWE-style dataset, or a path that exists."""
-        names = bundled_names()
-        return (
-            dataset.name in names
-            or dataset.name.replace("_", "-") in names
-            or (Path(dataset.name).exists())
-        )
+        """A bundled SWE-style dataset, a path that exists, or a Hugging Face dataset name."""
+        return is_swe_dataset(dataset.name)
 
     def problem_ids(self, dataset: DatasetConfig) -> list[str]:
         return [i.instance_id for i in load_swe(dataset).instances]
@@ -78,7 +79,33 @@ class SWEKind:
         return gold_rules(load_swe(dataset))
 
     def open(self, env: RunEnv) -> SWEPipeline:
-        return SWEPipeline(env, load_swe(env.config.dataset), instance_images(env.run_id))
+        images = instance_images(env.sandbox_provider(), env.run_id)
+        return SWEPipeline(env, load_swe(env.config.dataset), images)
+
+    async def select(
+        self, env: RunEnv, section: SelectionSection, selectors: Sequence[Selector]
+    ) -> None:
+        """The vote matrix over the candidates' own tests, then ``selectors`` over the top m."""
+        dataset = load_swe(env.config.dataset)
+        provider = env.sandbox_provider()
+        eval_config = EvalConfig(run_id=env.run_id, timeout=max(section.test_timeout_s * 5, 300))
+        await score_run(
+            ScoringStore(env.store.store),
+            env.run_id,
+            dataset,
+            env.pool,
+            InstanceImages(ProviderImages(provider), eval_config),
+            eval_config=eval_config,
+            config=SelectionConfig(
+                top_m=section.top_m,
+                max_sandboxes=section.max_sandboxes,
+                sandboxes_per_problem=section.sandboxes_per_problem,
+                baseline_repeats=section.baseline_repeats,
+                repeats=section.repeats,
+                test_timeout_s=section.test_timeout_s,
+            ),
+            selectors=selectors,
+        )
 
     def own_test_signal(self, state: RunState, task_id: str, sample: int) -> bool:
         """The sample's own test failed on the original code and passed on its patch."""

@@ -73,7 +73,8 @@ class SWEAgentKind(SWEKind):
         return agent_rules(load_swe(dataset).instances)
 
     def open(self, env: RunEnv) -> SWEAgentPipeline:
-        return SWEAgentPipeline(env, load_swe(env.config.dataset), instance_images(env.run_id))
+        images = instance_images(env.sandbox_provider(), env.run_id)
+        return SWEAgentPipeline(env, load_swe(env.config.dataset), images)
 
     def own_test_signal(self, state: RunState, task_id: str, sample: int) -> bool:
         """The agent writes no test of its own: never a signal."""

@@ -1,4 +1,4 @@
-"""Running an SWE-style evaluation: the wiring behind ``agentlab eval``.
+"""Running an SWE-style evaluation (``agentlab eval`` on the ``swe`` kind).
 
 Loads the dataset and predictions, skips what the store says is finished (resume), fans the
 rest out through the coordinator, persists each graded prediction the moment it is done
@@ -7,16 +7,18 @@ rest out through the coordinator, persists each graded prediction the moment it 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentlab.coordinator.evaluation.base import EvalOutcome, EvalProgress, EvalRequest
+from agentlab.coordinator.evaluation.records import evaluation_record
 from agentlab.coordinator.fanout import fan_out
+from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.errors import DatasetError
-from agentlab.protocols import SandboxBackend
-from agentlab.store.eval_store import EvalStore, EvaluationRecord
+from agentlab.protocols import SandboxBackend, SandboxProvider
+from agentlab.store.eval_store import EvalStore
 from agentlab.tasks import grading, reports
 from agentlab.tasks.harness import EvalConfig, EvalResult, InstanceImages, evaluate, regrade
 from agentlab.tasks.predictions import GOLD, Prediction, gold_predictions, load_predictions
@@ -79,33 +81,6 @@ def select_predictions(run: SWERun) -> tuple[list[Prediction], list[LoadProblem]
     return chosen, problems
 
 
-def _record(
-    pred: Prediction, result: EvalResult, report: dict[str, Any] | None
-) -> EvaluationRecord:
-    g = result.grade
-    tests = []
-    if g.tests_status:
-        for category, block in g.tests_status.items():
-            for t in block["success"]:
-                tests.append((t, category, g.statuses.get(t, "MISSING"), True))
-            for t in block["failure"]:
-                tests.append((t, category, g.statuses.get(t, "MISSING"), False))
-    return EvaluationRecord(
-        instance_id=pred.instance_id,
-        model_name=pred.model_name,
-        sample=pred.sample,
-        outcome=g.outcome,
-        resolved=g.resolved,
-        patch_applied=g.patch_applied,
-        patch_sha=hashlib.sha256((pred.patch or "").encode()).hexdigest() if pred.patch else "",
-        error=g.detail or None,
-        report=report,
-        tests=tests,
-        attempts=result.attempts,
-        duration_s=result.duration_s,
-    )
-
-
 async def run_swe(
     run: SWERun,
     backend: SandboxBackend,
@@ -132,7 +107,8 @@ async def run_swe(
     async def persist(pred: Prediction, result: EvalResult) -> None:
         g = result.grade
         report = None
-        if g.outcome not in (grading.ERROR,):
+        # As the harness: no report.json when nothing was graded (error, empty, not applied).
+        if g.outcome not in grading.UNGRADED:
             report = grading.instance_report(pred.instance_id, g, patch_is_none=pred.patch is None)
         log_dir = reports.instance_log_dir(
             run.report_dir, cfg.run_id, pred.model_name, pred.instance_id
@@ -143,7 +119,16 @@ async def run_swe(
             reports.write_instance_logs(log_dir, result.logs, report)
         elif report is not None:
             reports.write_atomic(log_dir / "report.json", _json(report))
-        await store.record(cfg.run_id, _record(pred, result, report))
+        await store.record(
+            cfg.run_id,
+            evaluation_record(
+                pred,
+                result.grade,
+                report=report,
+                attempts=result.attempts,
+                duration_s=result.duration_s,
+            ),
+        )
         summary.ran += 1
         if progress:
             progress(pred, result)
@@ -169,7 +154,7 @@ def _regrade(run: SWERun, pred: Prediction) -> EvalResult:
         return EvalResult(grading.Grade(grading.EMPTY_PATCH, patch_exists=False), logs)
     if not logs.run_log:
         return EvalResult(grading.Grade(grading.ERROR, detail="no saved logs to regrade"), logs)
-    spec = run.dataset.spec_for(inst)
+    spec = run.dataset.specs.get((inst.repo, inst.version))
     return EvalResult(regrade(inst, spec, logs, strict=run.config.strict), logs)
 
 
@@ -185,8 +170,10 @@ async def _write_run_reports(
             r.instance_id: r.outcome for r in rows if r.model_name == model and r.sample == 0
         }
         submitted = [p.instance_id for p in preds if p.model_name == model and p.sample == 0]
+        failing = [i for i, o in outcomes.items() if o != grading.RESOLVED]
+        reasons = reports.failure_reasons(run.report_dir, run.config.run_id, model, failing)
         report = grading.run_report(
-            [i.instance_id for i in run.dataset.instances], submitted, outcomes
+            [i.instance_id for i in run.dataset.instances], submitted, outcomes, reasons
         )
         summary.reports[model] = report
         summary.report_paths.append(
@@ -213,3 +200,45 @@ def _json(report: dict[str, Any]) -> str:
     import json
 
     return json.dumps(report, indent=4)
+
+
+# Images kept after a run at each --cache-level (the rest are removed with --clean).
+DROP_ABOVE = {"none": ("env", "instance"), "base": ("env", "instance"), "env": ("instance",)}
+
+
+async def evaluate_swe(
+    request: EvalRequest, provider: SandboxProvider, store: EvalStore, progress: EvalProgress
+) -> EvalOutcome:
+    """``agentlab eval`` on SWE-style data: grade, write reports, clean images if asked."""
+    data = resolve_dataset(request.dataset, offline=request.offline, split=request.split)
+    run = SWERun(
+        data,
+        request.predictions,
+        request.config,
+        request.report_dir,
+        request.max_workers,
+        request.instance_ids,
+        request.rewrite_reports,
+    )
+    builder = ProviderImages(provider)
+    images = InstanceImages(builder, request.config, builder.present)
+    pending, _ = select_predictions(run)
+    progress.begin(len(pending))
+
+    def on(_pred: Prediction, result: EvalResult) -> None:
+        progress.advance(result.grade.resolved, result.grade.outcome == grading.ERROR)
+
+    summary = await run_swe(run, provider.backend(), images, store, on)
+    outcome = EvalOutcome()
+    outcome.notes += [f"[yellow]skipped[/] {problem}" for problem in summary.problems]
+    for model, report in summary.reports.items():
+        outcome.notes.append(
+            f"{model}: resolved {report['resolved_instances']}/{report['submitted_instances']}"
+            f" (unresolved {report['unresolved_instances']},"
+            f" empty {report['empty_patch_instances']},"
+            f" errors {report['error_instances']}); skipped as finished: {summary.skipped}"
+        )
+    outcome.lines += [str(path) for path in summary.report_paths]
+    if request.clean:  # without --clean, built images stay cached for the next run
+        await builder.clean(DROP_ABOVE.get(request.cache_level, ()))
+    return outcome

@@ -1,4 +1,4 @@
-"""``agentlab eval --dataset humaneval``: completions graded in warm sandboxes, pass@k.
+"""``agentlab eval`` on the ``humaneval`` kind: completions graded in warm sandboxes, pass@k.
 
 Pending samples are split into chunks; each chunk is one sandbox and one exec of the runner
 (every program still in its own process with its own timeout). Results are stored per sample
@@ -7,17 +7,24 @@ as they arrive, so a re-run with the same run id grades only what is missing.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-
+from agentlab.budget.passk import pass_at_ks
+from agentlab.coordinator.evaluation.base import (
+    EvalOutcome,
+    EvalProgress,
+    EvalRequest,
+    NoEvalProgress,
+)
+from agentlab.coordinator.evaluation.records import evaluation_record
 from agentlab.coordinator.fanout import fan_out
+from agentlab.coordinator.kinds.humaneval import NAME, verdict_grade
 from agentlab.errors import DatasetError, SandboxError
-from agentlab.protocols import SandboxBackend
-from agentlab.store.eval_store import EvalStore, EvaluationRecord
+from agentlab.protocols import SandboxBackend, SandboxProvider
+from agentlab.store.eval_store import EvalStore
+from agentlab.tasks import grading
 from agentlab.tasks import humaneval as he
 from agentlab.tasks.harness import EvalConfig
 from agentlab.tasks.predictions import Prediction, load_samples
@@ -75,13 +82,7 @@ async def _grade_chunk(
     for _attempt in range(config.retries):
         try:
             async with backend.open(spec) as sb:
-                await sb.write_file(he.RUNNER_PATH, he.RUNNER)
-                await sb.write_file(he.BATCH_PATH, he.batch_json(items, timeout, PARALLEL))
-                res = await sb.exec(
-                    ["python3", he.RUNNER_PATH, he.BATCH_PATH],
-                    timeout=timeout * (len(items) / PARALLEL + 2) + 60,
-                )
-            verdicts = he.parse_results(res.stdout)
+                verdicts, res = await he.run_programs(sb, items, timeout=timeout, parallel=PARALLEL)
             if len(verdicts) == len(items):
                 return {p.key: verdicts[str(i)] for i, p in enumerate(chunk)}
             error = f"runner returned {len(verdicts)}/{len(items)} results (exit {res.exit_code})"
@@ -98,38 +99,28 @@ async def run_humaneval(
     max_workers: int = 4,
     task_ids: tuple[str, ...] = (),
     timeout: float = 10.0,
+    progress: EvalProgress | None = None,
 ) -> HumanEvalSummary:
     """Grade pending samples, then summarise every sample of the run (passed/total, pass@k)."""
+    progress = progress or NoEvalProgress()
     problems = he.load_problems()
     preds = humaneval_predictions(predictions_arg, problems)
     if task_ids:
         preds = [p for p in preds if p.instance_id in set(task_ids)]
-    await store.start_run(config.run_id, "humaneval", {"predictions": predictions_arg})
+    await store.start_run(config.run_id, NAME, {"predictions": predictions_arg})
     done = await store.finished(config.run_id)
     todo = [p for p in preds if p.key not in done]
     chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+    progress.begin(len(todo))
 
     async def work(chunk: list[Prediction]) -> dict[tuple[str, str, int], str]:
         return await _grade_chunk(backend, problems, chunk, config, timeout)
 
     async def persist(chunk: list[Prediction], verdicts: dict[tuple[str, str, int], str]) -> None:
         for p in chunk:
-            v = verdicts[p.key]
-            outcome = (
-                "resolved" if v == "passed" else "error" if v.startswith("error") else "unresolved"
-            )
-            await store.record(
-                config.run_id,
-                EvaluationRecord(
-                    instance_id=p.instance_id,
-                    model_name=p.model_name,
-                    sample=p.sample,
-                    outcome=outcome,
-                    resolved=v == "passed",
-                    patch_applied=True,
-                    error=None if v == "passed" else v,
-                ),
-            )
+            grade = verdict_grade(verdicts[p.key])
+            await store.record(config.run_id, evaluation_record(p, grade))
+            progress.advance(grade.resolved, grade.outcome == grading.ERROR)
 
     await fan_out(chunks, work, max_workers=max_workers, on_result=persist)
     return await _summarise(config.run_id, store, {p.key for p in preds})
@@ -147,20 +138,22 @@ async def _summarise(
         per_task[r.instance_id].append(r.resolved)
         summary.passed += r.resolved
         summary.errors += r.outcome == "error"
-    summary.pass_at = he.pass_at_ks(per_task)
+    summary.pass_at = pass_at_ks(per_task)
     await store.finish_run(run_id, "finished", summary.pass_at.get("pass@1"))
     return summary
 
 
-def run_humaneval_cli(
-    predictions: str, config: EvalConfig, store: EvalStore, max_workers: int, ids: tuple[str, ...]
-) -> None:
-    """The CLI entry: run, then print ``passed/total`` and pass@k."""
-    from agentlab.sandbox.docker import DockerBackend
-
-    console = Console()
-    with console.status("grading HumanEval samples in sandboxes"):
-        summary = asyncio.run(
-            run_humaneval(predictions, config, store, DockerBackend(), max_workers, ids)
-        )
-    console.print(summary.line(), highlight=False)
+async def evaluate_humaneval(
+    request: EvalRequest, provider: SandboxProvider, store: EvalStore, progress: EvalProgress
+) -> EvalOutcome:
+    """``agentlab eval`` on HumanEval: grade, then one summary line."""
+    summary = await run_humaneval(
+        request.predictions,
+        request.config,
+        store,
+        provider.backend(),
+        request.max_workers,
+        request.instance_ids,
+        progress=progress,
+    )
+    return EvalOutcome(lines=[summary.line()])

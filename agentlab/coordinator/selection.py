@@ -1,8 +1,9 @@
 """Scoring and selection over a run in the store: the orchestration that spans packages.
 
 For each problem with candidates: merge same-change candidates, run the vote matrix in warm
-sandboxes opened from the instance image, store it, pick by votes; then (with models) the
-verifiers and the selection state machine over the top m, in the same warm sandboxes. After
+sandboxes opened from the instance image, store it, pick by votes; then each configured
+selector (:mod:`agentlab.scoring.selectors`: judge, tournament, the selection state machine,
+...) over the top m, its tests run in the same warm sandboxes. After
 all problems, candidates never graded are graded with the evaluation harness (distinct
 changes once), so coverage and the selected score are known. Problems fan out through
 :func:`agentlab.coordinator.fan_out`, within the sandbox limit.
@@ -11,12 +12,13 @@ changes once), so coverage and the selected score are known. Problems fan out th
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from pydantic import BaseModel
 
 from agentlab.coordinator.fanout import fan_out
 from agentlab.protocols import SandboxBackend
-from agentlab.scoring import verifiers
 from agentlab.scoring.diffs import normalise_diff, text_sha
 from agentlab.scoring.llm import ModelRole
 from agentlab.scoring.matrix import (
@@ -28,7 +30,15 @@ from agentlab.scoring.matrix import (
     plan,
     run_cells,
 )
-from agentlab.scoring.selector import Option, TestRun, select
+from agentlab.scoring.selector import Option, RunTest, TestRun
+from agentlab.scoring.selectors import (
+    JudgeConfig,
+    SelectionInput,
+    Selector,
+    TournamentConfig,
+    TrajectoryConfig,
+    make_selector,
+)
 from agentlab.scoring.votes import (
     Ranked,
     TestVerdict,
@@ -45,7 +55,7 @@ from agentlab.tasks.harness import EvalConfig, InstanceImages, evaluate, sandbox
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import Dataset, SWEInstance
 
-FINAL_ORDER = ("trajectory", "tournament", "judge", "logprob", "vote")
+FINAL_ORDER = ("trajectory", "tournament", "judge", "logprob", "vote", "codet")
 
 
 @dataclass(frozen=True)
@@ -64,12 +74,34 @@ class SelectionConfig:
 
 @dataclass(frozen=True)
 class Models:
-    """Models per stage; a missing one skips its stage (voting alone always runs)."""
+    """Models per stage; a missing one skips its stage (voting alone always runs).
+
+    A shorthand for the usual selectors (judge, tournament, state machine, in that order);
+    :func:`selectors_for` builds any list from ``selection.methods`` instead.
+    """
 
     selection: ModelRole | None = None
     judge: ModelRole | None = None
     judge_logprobs: bool = False
     pairwise: ModelRole | None = None
+
+    def selectors(self, selection_tests: int = 2) -> list[Selector]:
+        """The selectors these models enable, in the order they run."""
+        out: list[Selector] = []
+        if self.judge is not None:
+            judge = JudgeConfig(logprobs=self.judge_logprobs)
+            out.append(make_selector(judge, {"verifier": self.judge}))
+        if self.pairwise is not None:
+            out.append(make_selector(TournamentConfig(), {"verifier": self.pairwise}))
+        if self.selection is not None:
+            machine = TrajectoryConfig(max_tests=selection_tests)
+            out.append(make_selector(machine, {"selection": self.selection}))
+        return out
+
+
+def selectors_for(methods: Sequence[BaseModel], roles: Mapping[str, ModelRole]) -> list[Selector]:
+    """The selectors of ``selection.methods`` (``vote`` always runs first, so it is skipped)."""
+    return [make_selector(m, roles) for m in methods if getattr(m, "type", "") != "vote"]
 
 
 @dataclass
@@ -135,9 +167,9 @@ async def score_problem(
     p: _Problem,
     repos: Sequence[WarmRepo],
     config: SelectionConfig,
-    models: Models,
+    selectors: Sequence[Selector],
 ) -> ProblemResult:
-    """Vote, store, then run the configured verifiers and selection machine over the top m."""
+    """Vote, store, then run each selector over the top m."""
     task = p.instance.instance_id
     runnable = [MatrixCandidate(k, p.patches[k]) for k, v in p.norms.items() if v]
     for repo in repos:
@@ -151,33 +183,39 @@ async def score_problem(
     result = ProblemResult(task, len(p.patches), len(p.tests), sum(t.valid for t in tests.values()))
     result.picks["vote"] = kept[0].candidate
     await store.save_selection(run_id, task, "vote", kept[0].candidate, reason="most votes")
-    problem = p.instance.problem_statement
-    entrants = [(r.candidate, p.patches[r.candidate]) for r in kept]
-    order = [r.candidate for r in kept]
-    if models.judge is not None:
-        method = "logprob" if models.judge_logprobs else "judge"
-        fn = verifiers.judge_logprob if models.judge_logprobs else verifiers.judge
-        rows = [
-            await fn(models.judge, task_id=task, problem=problem, candidate_id=c, patch=d)
-            for c, d in entrants
-        ]
-        await store.save_verdicts(run_id, task, [method], models.judge.model, rows)
-        result.picks[method] = verifiers.best(rows, order)
-        await store.save_selection(run_id, task, method, result.picks[method], reason="top score")
-    if models.pairwise is not None and len(entrants) > 1:
-        rows = await verifiers.tournament(
-            models.pairwise, task_id=task, problem=problem, entrants=entrants
-        )
-        await store.save_verdicts(run_id, task, ["pairwise"], models.pairwise.model, rows)
-        result.picks["tournament"] = verifiers.best(rows, order)
-        await store.save_selection(
-            run_id, task, "tournament", result.picks["tournament"], reason="most wins"
-        )
-    if models.selection is not None:
-        result.picks["trajectory"] = await _select(
-            store, run_id, p, repos, kept, models.selection, config.selection_tests
-        )
+    options = [Option(r.candidate, p.patches[r.candidate], r.votes) for r in kept]
+    problem = SelectionInput(
+        task, p.instance.problem_statement, options, _test_runner(repos, options)
+    )
+    result.picks.update(await run_selectors(store, run_id, problem, selectors))
     return result
+
+
+async def run_selectors(
+    store: ScoringStore, run_id: str, problem: SelectionInput, selectors: Sequence[Selector]
+) -> dict[str, int]:
+    """Each selector's pick over ``problem``, stored (verdicts, turns); method -> candidate."""
+    picks: dict[str, int] = {}
+    task = problem.task_id
+    for selector in selectors:
+        pick = await selector.pick(problem)
+        if pick is None:
+            continue
+        if pick.verdicts:
+            methods = sorted({v.method for v in pick.verdicts})
+            await store.save_verdicts(run_id, task, methods, pick.model, pick.verdicts)
+        turns = [(st.step, st.action, st.reply, st.feedback) for st in pick.steps]
+        await store.save_selection(
+            run_id,
+            task,
+            pick.method,
+            pick.candidate_id,
+            fallback=pick.fallback,
+            reason=pick.reason,
+            turns=turns,
+        )
+        picks[pick.method] = pick.candidate_id
+    return picks
 
 
 async def _save_votes(
@@ -206,18 +244,8 @@ async def _save_votes(
     await store.save_matrix(run_id, task, cell_rows, votes, test_rows)
 
 
-async def _select(
-    store: ScoringStore,
-    run_id: str,
-    p: _Problem,
-    repos: Sequence[WarmRepo],
-    kept: Sequence[Ranked],
-    role: ModelRole,
-    max_tests: int = 2,
-) -> int:
-    """The selection state machine, its tests run on the kept candidates in the warm repos."""
-    task = p.instance.instance_id
-    options = [Option(r.candidate, p.patches[r.candidate], r.votes) for r in kept]
+def _test_runner(repos: Sequence[WarmRepo], options: Sequence[Option]) -> RunTest:
+    """Runs a selection model's test on every option in the warm repos."""
     written = 0
 
     async def run_test(script: str) -> dict[int, TestRun]:
@@ -233,25 +261,7 @@ async def _select(
             if c.candidate is not None
         }
 
-    outcome = await select(
-        role,
-        task_id=task,
-        problem=p.instance.problem_statement,
-        options=options,
-        run_test=run_test,
-        max_tests=max_tests,
-    )
-    turns = [(s.step, s.action, s.reply, s.feedback) for s in outcome.steps]
-    await store.save_selection(
-        run_id,
-        task,
-        "trajectory",
-        outcome.candidate_id,
-        fallback=outcome.fallback,
-        reason=outcome.reason,
-        turns=turns,
-    )
-    return outcome.candidate_id
+    return run_test
 
 
 async def score_run(
@@ -264,9 +274,14 @@ async def score_run(
     eval_config: EvalConfig,
     config: SelectionConfig = SelectionConfig(),
     models: Models = Models(),
+    selectors: Sequence[Selector] | None = None,
     on_problem: Callable[[ProblemResult], None] | None = None,
 ) -> list[ProblemResult]:
-    """Score and select every problem of ``run_id`` that has candidates, then grade."""
+    """Score and select every problem of ``run_id`` that has candidates, then grade.
+
+    ``selectors`` (default: the ones ``models`` enable) run after the vote matrix.
+    """
+    chosen = models.selectors(config.selection_tests) if selectors is None else list(selectors)
     rows = await store.candidates(run_id)
     known = dataset.by_id()
     groups: dict[str, list[CandidateRow]] = {}
@@ -280,7 +295,7 @@ async def score_run(
         async with _warm(
             backend, images, dataset, p, per, eval_config, config.test_timeout_s
         ) as repos:
-            return await score_problem(store, run_id, p, repos, config, models)
+            return await score_problem(store, run_id, p, repos, config, chosen)
 
     async def done(_p: _Problem, result: ProblemResult) -> None:
         if on_problem is not None:

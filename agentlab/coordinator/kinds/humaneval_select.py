@@ -1,0 +1,137 @@
+"""Selection for function tasks (HumanEval): CodeT's dual agreement, then the selectors.
+
+Every candidate completion of a problem runs against every distinct test the run's models
+wrote for it (the ``selftest`` asserts of its samples), in one warm sandbox per problem, with
+the same runner and limits as grading. The clustering and scoring are
+:mod:`agentlab.scoring.codet` (shared with the stdin/stdout kind): candidates passing the same
+tests form a set scoring ``size x tests passed``, and the best set's first candidate is the
+``codet`` pick. With no tests (``sampling.n: 1`` writes
+none), every cluster passes zero tests and the score falls back to the cluster of identical
+completions (``patch_sha``) that is largest: a majority vote.
+
+The top ``selection.top_m`` cluster representatives then go to the configured selectors
+(judge, tournament, ...) as options, with the cluster score as their votes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from agentlab.config import SelectionSection
+from agentlab.coordinator.env import RunEnv
+from agentlab.coordinator.fanout import fan_out
+from agentlab.coordinator.selection import run_selectors
+from agentlab.errors import SandboxError
+from agentlab.scoring.codet import ConsensusSet, consensus_sets
+from agentlab.scoring.diffs import text_sha
+from agentlab.scoring.selector import Option
+from agentlab.scoring.selectors import SelectionInput, Selector
+from agentlab.store.run_tables import CandidateRow
+from agentlab.store.scoring_store import ScoringStore
+from agentlab.tasks import humaneval as he
+from agentlab.types import SandboxSpec
+
+BATCH = "/opt/agentlab/codet_batch.json"
+PARALLEL = 4
+
+
+def rank_clusters(
+    passes: dict[int, frozenset[int]], shas: dict[int, str], tests: int
+) -> list[ConsensusSet]:
+    """CodeT's consensus sets, best first (:func:`agentlab.scoring.codet.consensus_sets`).
+
+    With no tests, identical completions (``patch_sha``) form the sets, so the largest group
+    of identical completions wins: a majority vote.
+    """
+    outputs = {cid: (shas[cid],) for cid in passes} if tests == 0 else None
+    return consensus_sets(passes, outputs)
+
+
+def distinct_tests(scripts: Sequence[str]) -> list[str]:
+    """Non-empty scripts, each once (line-end whitespace ignored), in order."""
+    seen: dict[str, str] = {}
+    for script in scripts:
+        if script.strip():
+            seen.setdefault(text_sha(script), script)
+    return list(seen.values())
+
+
+async def pass_matrix(
+    env: RunEnv,
+    problem: he.Problem,
+    rows: Sequence[CandidateRow],
+    tests: Sequence[str],
+    image: str,
+) -> dict[int, frozenset[int]]:
+    """Candidate id -> the indices of the tests it passes (one runner exec per problem)."""
+    ids = [r.id for r in rows if r.id is not None]
+    if not tests:
+        return {cid: frozenset() for cid in ids}
+    items = [
+        (f"{r.id}:{t}", f"{problem.prompt}{r.patch}\n\n{test}\n")
+        for r in rows
+        if r.id is not None
+        for t, test in enumerate(tests)
+    ]
+    labels = {"agentlab.instance_id": problem.task_id, "agentlab.sample": "codet"}
+    spec = SandboxSpec(
+        image=image, run_id=env.run_id, cpus=2.0, memory_mb=2048, pids_limit=512, labels=labels
+    )
+    async with env.pool.open(spec, problem.task_id) as sb:
+        verdicts, _ = await he.run_programs(
+            sb, items, timeout=10.0, parallel=PARALLEL, batch_path=BATCH
+        )
+    if len(verdicts) != len(items):
+        raise SandboxError(f"CodeT runner returned {len(verdicts)}/{len(items)} results")
+    passed: dict[int, set[int]] = {cid: set() for cid in ids}
+    for key, verdict in verdicts.items():
+        cid, _, test = key.partition(":")
+        if verdict == "passed":
+            passed[int(cid)].add(int(test))
+    return {cid: frozenset(tests_passed) for cid, tests_passed in passed.items()}
+
+
+async def select_function_tasks(
+    env: RunEnv,
+    problems: dict[str, he.Problem],
+    section: SelectionSection,
+    selectors: Sequence[Selector],
+    *,
+    image: str,
+    tests_of: Callable[[str, int], Sequence[str]],
+) -> None:
+    """CodeT per problem, stored as ``codet`` picks, then ``selectors`` over the top m.
+
+    ``tests_of(task_id, sample)`` gives the test scripts a sample wrote (the kind knows where
+    it stored them).
+    """
+    store = ScoringStore(env.store.store)
+    by_task: dict[str, list[CandidateRow]] = defaultdict(list)
+    for row in await store.candidates(env.run_id):
+        if row.task_id in problems and row.id is not None:
+            by_task[row.task_id].append(row)
+
+    async def one(task_id: str) -> None:
+        rows = by_task[task_id]
+        samples = sorted({r.sample for r in rows})
+        tests = distinct_tests([t for s in samples for t in tests_of(task_id, s)])
+        passes = await pass_matrix(env, problems[task_id], rows, tests, image)
+        shas = {r.id: r.patch_sha for r in rows if r.id is not None}
+        clusters = rank_clusters(passes, shas, len(tests))
+        best = clusters[0]
+        reason = (
+            f"cluster of {len(best.members)} passing {len(best.passed)}/{len(tests)} tests"
+            if tests
+            else f"{len(best.members)} identical completions (no tests written)"
+        )
+        await store.save_selection(env.run_id, task_id, "codet", best.members[0], reason=reason)
+        patches = {r.id: r.patch for r in rows}
+        options = [
+            Option(c.members[0], patches[c.members[0]], len(c.members) * len(c.passed))
+            for c in clusters[: section.top_m]
+        ]
+        problem = SelectionInput(task_id, problems[task_id].prompt, options)
+        await run_selectors(store, env.run_id, problem, selectors)
+
+    await fan_out(sorted(by_task), one, max_workers=section.max_sandboxes)

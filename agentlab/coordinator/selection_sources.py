@@ -1,0 +1,38 @@
+"""Pooling candidates for ``agentlab select``: other runs (``run:ID``) and predictions files."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from agentlab.errors import ConfigError
+from agentlab.scoring.diffs import patch_sha
+from agentlab.store.scoring_store import ImportedCandidate, ScoringStore, copy_run_candidates
+from agentlab.tasks.predictions import Prediction, load_predictions
+
+
+async def import_sources(scoring: ScoringStore, run_id: str, sources: list[str]) -> int:
+    """Pool ``run:ID`` runs and predictions files into ``run_id``; returns candidates added."""
+    added = 0
+    for source in sources:
+        if source.startswith("run:"):
+            other = source.removeprefix("run:")
+            if not await scoring.run_exists(other):
+                raise ConfigError(f"--from {source}: no run {other!r} in the store")
+            added += await copy_run_candidates(scoring, run_id, other)
+            continue
+        path = Path(source)
+        by_model: dict[str, list[ImportedCandidate]] = {}
+        for pred in await asyncio.to_thread(_read_predictions, path):
+            patch = pred.patch or ""
+            item = ImportedCandidate(pred.instance_id, patch, patch_sha(patch), sample=pred.sample)
+            by_model.setdefault(pred.model_name, []).append(item)
+        for model, items in by_model.items():
+            added += await scoring.import_candidates(run_id, f"{path.name}:{model}", items)
+    return added
+
+
+def _read_predictions(path: Path) -> list[Prediction]:
+    if not path.exists():
+        raise ConfigError(f"--from {path}: not run:ID and no such predictions file")
+    return load_predictions(path)

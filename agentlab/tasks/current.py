@@ -1,0 +1,181 @@
+"""Evaluating a current-format instance: its own eval script, in its own image.
+
+The instance names its image (pulled when missing, or renamed by ``--namespace``), carries its
+``eval_script`` and names its log parser. The patch is applied with the harness's fallbacks
+(:func:`agentlab.tasks.scripts.apply_script`), ``image_assets`` are staged and restored just
+before the test-output marker (as the harness does), the script runs with stderr folded into
+stdout (the harness reads one stream), and the log is graded with the named parser by the
+harness's rules. The grading mode is recorded per instance in ``run_instance.log``.
+
+Strict mode, where the script's test command is pytest or ``python -m unittest``: the nonce
+reporter is injected through the environment of the test command itself -- exports placed
+right after the start marker, so after any ``conda activate`` earlier in the script, which
+therefore cannot drop them -- and the grade comes from the nonce-tagged results file, not the
+printed log (mode ``strict``). Other runners (Django's runtests, sympy's bin/test, jest, go
+test, ...) are graded with the harness's parser (mode ``harness-parser``) after strict mode's
+tamper checks (before and after the patch applies). Not yet for current-format instances:
+running the tests unprivileged, and switching pytest plugin autoloading off (the image's
+environment may rely on installed plugins).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import urllib.request
+
+from agentlab.protocols import Sandbox
+from agentlab.tasks import grading, log_parsers, reporters, scripts, tamper
+from agentlab.tasks.eval_records import EvalConfig, EvalLogs, EvalResult, stage_files
+from agentlab.tasks.grading import Grade
+from agentlab.tasks.harness_rules import EXIT_CODE_MARKER, EXIT_CODE_VAR
+from agentlab.tasks.log_parsers import END_MARKER, START_MARKER
+from agentlab.tasks.predictions import Prediction
+from agentlab.tasks.swebench import SWEInstance
+
+ASSETS_DIR = "/opt/agentlab/image_assets"
+HARNESS_MODE = "harness-parser"
+STRICT_MODE = "strict"
+_UNITTEST = ("python -m unittest", "python3 -m unittest")
+
+
+def test_lines(instance: SWEInstance) -> list[str]:
+    """The eval script's lines between the output markers: its test command."""
+    lines = instance.eval_script.split("\n")
+    start = next((n for n, line in enumerate(lines) if START_MARKER in line), None)
+    end = next((n for n, line in enumerate(lines) if END_MARKER in line), None)
+    return [] if start is None or end is None else lines[start + 1 : end]
+
+
+def strict_runner(instance: SWEInstance) -> str | None:
+    """``pytest`` or ``unittest`` when the nonce reporter can run the script's tests."""
+    body = "\n".join(test_lines(instance))
+    if "pytest" in body:
+        return "pytest"
+    if any(cmd in body for cmd in _UNITTEST):
+        return "unittest"
+    return None
+
+
+def reporter_env(runner: str) -> list[str]:
+    """Shell lines that load the nonce reporter into the test command that follows."""
+    lines = [f"export PYTHONPATH={reporters.REPORTER_DIR}${{PYTHONPATH:+:$PYTHONPATH}}"]
+    if runner == "pytest":
+        lines.append(
+            'export PYTEST_ADDOPTS="-p agentlab_report${PYTEST_ADDOPTS:+ $PYTEST_ADDOPTS}"'
+        )
+    return lines
+
+
+def official_image(instance: SWEInstance, namespace: str | None) -> str:
+    """The instance's image; ``namespace`` replaces the registry namespace it names."""
+    if not namespace or "/" not in instance.image:
+        return instance.image
+    return f"{namespace}/{instance.image.split('/', 1)[1]}"
+
+
+def prepare_script(
+    instance: SWEInstance, restore: list[str], strict_runner: str | None = None
+) -> str:
+    """The instance's eval script with the harness's two additions: the test command's exit
+    code recorded after the end marker, and asset-restore commands before the start marker;
+    with ``strict_runner``, the reporter's environment right after the start marker."""
+    lines = instance.eval_script.strip().split("\n")
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if START_MARKER in line:
+            out += [*restore, line, *(reporter_env(strict_runner) if strict_runner else [])]
+            restore, inside = [], True
+            continue
+        if inside and strict_runner == "unittest":
+            for cmd in _UNITTEST:
+                line = line.replace(cmd, cmd.replace("-m unittest", "-m agentlab_unittest"))
+        if END_MARKER in line:
+            inside = False
+            out += [f"{EXIT_CODE_VAR}=$?", line, f'echo "{EXIT_CODE_MARKER}: ${EXIT_CODE_VAR}"']
+            continue
+        out.append(line)
+    return "\n".join(out + restore) + "\n"
+
+
+def _fetch(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:
+            data: bytes = resp.read()
+            return data
+    except (OSError, ValueError):
+        return None
+
+
+async def stage_assets(sandbox: Sandbox, instance: SWEInstance) -> tuple[list[str], str]:
+    """Copy the instance's ``image_assets`` in; the restore commands and a log line."""
+    restore: list[str] = []
+    notes = ""
+    for key in ("test_patch", "patch"):
+        for entry in instance.image_assets.get(key) or []:
+            path, url = entry.get("path"), entry.get("url")
+            if not path:
+                continue
+            data = await asyncio.to_thread(_fetch, url) if url else None
+            if data is None:
+                notes += f"asset {path}: not available from {url!r}\n"
+                continue
+            flat = path.replace("/", "__")
+            await sandbox.write_file(f"{ASSETS_DIR}/{flat}", data)
+            restore.append(f"mkdir -p $(dirname {path}) && cp {ASSETS_DIR}/{flat} {path}")
+    return restore, notes
+
+
+async def run_current(
+    sandbox: Sandbox, instance: SWEInstance, prediction: Prediction, config: EvalConfig
+) -> EvalResult:
+    """Apply the patch, run the instance's eval script and grade with its parser."""
+    patch = prediction.patch or ""
+    runner = strict_runner(instance) if config.strict else None
+    restore, notes = await stage_assets(sandbox, instance)
+    script = prepare_script(instance, restore, runner)
+    mode = STRICT_MODE if runner else HARNESS_MODE
+    logs = EvalLogs(patch=patch, eval_sh=script, run_log=f"grading: {mode}\n" + notes)
+    nonce = secrets.token_hex(16)
+    files = {
+        scripts.PATCH_FILE: (patch if patch.endswith("\n") else patch + "\n", 0o644),
+        f"{scripts.WORK}/apply.sh": (scripts.apply_script(), 0o644),
+        f"{scripts.WORK}/eval.sh": (script, 0o644),
+    }
+    if runner:
+        files |= {
+            f"{reporters.REPORTER_DIR}/agentlab_report.py": (reporters.PYTEST_PLUGIN, 0o644),
+            f"{reporters.REPORTER_DIR}/agentlab_unittest.py": (reporters.UNITTEST_RUNNER, 0o644),
+            reporters.NONCE_FILE: (nonce, 0o400),
+        }
+    await stage_files(sandbox, files)
+    applied = await sandbox.exec(["bash", f"{scripts.WORK}/apply.sh"], timeout=300)
+    logs.run_log += applied.stdout + applied.stderr
+    if not applied.ok:
+        return EvalResult(Grade(grading.PATCH_FAILED, detail="patch failed to apply"), logs)
+    if config.strict:  # the same post-apply check as the older format's strict mode
+        touched = await tamper.applied_tampering(
+            sandbox, scripts.TESTBED, scripts.STATUS_BEFORE, instance.test_patch
+        )
+        if touched:
+            detail = f"applied patch changed test files or test configuration: {', '.join(touched)}"
+            logs.run_log = f"TAMPERED: {detail}\n" + logs.run_log
+            return EvalResult(Grade(grading.TAMPERED, patch_applied=True, detail=detail), logs)
+    ran = await sandbox.exec(
+        ["bash", "-c", f"bash {scripts.WORK}/eval.sh 2>&1"], timeout=config.timeout + 60
+    )
+    logs.test_output = ran.stdout + ran.stderr
+    logs.run_log += f"tests: exit={ran.exit_code} timed_out={ran.timed_out} " + (
+        f"seconds={ran.duration_s:.2f}\n"
+    )
+    if ran.timed_out:
+        grade = Grade(grading.ERROR, patch_applied=True, detail="tests timed out")
+        return EvalResult(grade, logs, tests_s=ran.duration_s)
+    if runner:
+        raw = await sandbox.exec(["head", "-c", str(8 * 1024 * 1024), reporters.RESULTS_FILE])
+        grade = grading.grade(instance, log_parsers.parse_tagged(raw.stdout, nonce))
+    else:
+        grade = grading.harness_grade(instance, instance.log_parser, logs.test_output)
+    logs.test_results = "".join(f"{s} {t}\n" for t, s in grade.statuses.items())
+    return EvalResult(grade, logs, tests_s=ran.duration_s)
