@@ -43,7 +43,6 @@ from sqlmodel import func, select
 
 from agentlab.config import load_experiment
 from agentlab.coordinator.launch import new_request, run_pipeline
-from agentlab.sandbox import make_backend
 from agentlab.store import open_store
 from agentlab.store.run_tables import CandidateRow, Trajectory, Turn
 from agentlab.store.tables import Run
@@ -134,7 +133,7 @@ def measure(path: Path, url: str) -> dict[str, float]:
     request = new_request(load_experiment(path), path, f"run-{uuid.uuid4().hex[:8]}")
     store = open_store(url)
     cpu, wall = time.process_time(), time.perf_counter()
-    outcome = asyncio.run(run_pipeline(request, store, make_backend()))
+    outcome = asyncio.run(run_pipeline(request, store))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     rid = request.run_id
 

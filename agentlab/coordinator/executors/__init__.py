@@ -34,8 +34,7 @@ def make_executor(config: ExecutorConfig | str = "local") -> Executor:
         factory = getattr(importlib.import_module(module), attr)
     except ImportError as exc:  # an optional SDK (ray) not installed
         raise ConfigError(
-            f"executor {name!r}: {exc.name or exc} is not installed;"
-            f" pip install 'agentlab[{name}]'"
+            f"executor {name!r}: {exc.name or exc} is not installed; pip install 'agentlab[{name}]'"
         ) from exc
     executor: Executor = factory() if isinstance(spec, str) else factory(spec)
     return executor

@@ -211,14 +211,13 @@ _WORKER: _Worker | None = None
 
 
 def _reap_here(run_id: str | None, everything: bool, ttl_s: float | None = None) -> list[str]:
-    """Docker garbage collection on this node; nothing when it has no Docker engine."""
+    """The sandbox provider's gc on this node (Docker's; nothing for process sandboxes)."""
     from agentlab.errors import SandboxError
+    from agentlab.sandbox import make_provider
 
     try:
-        from agentlab.sandbox.docker import gc
-
-        return gc(ttl_s, everything=everything, run_id=run_id)
-    except (SandboxError, ImportError):
+        return asyncio.run(make_provider(None).reap(run_id, ttl_s=ttl_s, everything=everything))
+    except SandboxError:
         return []
 
 

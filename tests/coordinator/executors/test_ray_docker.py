@@ -153,8 +153,8 @@ async def test_three_nodes_equal_the_local_executor_row_for_row(
     with ScriptedServer(_model()) as server:
         local = _run(tmp_path / "l", server.base_url, lite_url, lite, "run-ray", "local")
         spread = _run(tmp_path / "r", server.base_url, url, store, "run-ray", {"type": "ray"})
-        out_local = await run_pipeline(local, lite, docker_backend)  # type: ignore[arg-type]
-        out_ray = await run_pipeline(spread, store, docker_backend)  # type: ignore[arg-type]
+        out_local = await run_pipeline(local, lite)
+        out_ray = await run_pipeline(spread, store)
     assert out_local.status == out_ray.status == "finished", (out_local, out_ray)
     a, b = snapshot(lite, "run-ray"), snapshot(store, "run-ray")
     assert_no_duplicates(b)
@@ -178,7 +178,7 @@ async def test_sqlite_refuses_the_ray_executor(
         with ScriptedServer(_model()) as server:
             request = _run(tmp_path, server.base_url, url, store, "run-lite", "ray")
             with pytest.raises(ConfigError, match="executor: ray needs a store"):
-                await run_pipeline(request, store, docker_backend)  # type: ignore[arg-type]
+                await run_pipeline(request, store)
     finally:
         store.close()
 
@@ -198,7 +198,7 @@ async def test_a_lost_node_loses_and_doubles_nothing_and_resume_finishes(
     cap = 1.0
     with ScriptedServer(_model()) as server:
         local = _run(tmp_path / "l", server.base_url, lite_url, lite, "run-lost", "local")
-        done = await run_pipeline(local, lite, docker_backend)  # type: ignore[arg-type]
+        done = await run_pipeline(local, lite)
     assert done.status == "finished"
     expected = snapshot(lite, "run-lost")
     with ScriptedServer(_model(latency_s=1.0)) as server:
@@ -224,17 +224,12 @@ async def test_a_lost_node_loses_and_doubles_nothing_and_resume_finishes(
         watcher.start()
         notes = Notes()
         try:
-            first = await run_pipeline(
-                request,
-                store,
-                docker_backend,
-                progress=notes,  # type: ignore[arg-type]
-            )
+            first = await run_pipeline(request, store, progress=notes)
         finally:
             seen.set()
             watcher.join()
         again = resumed_request(store, "run-lost")
-        second = await run_pipeline(again, store, docker_backend)  # type: ignore[arg-type]
+        second = await run_pipeline(again, store)
     assert first.status in {"finished", "budget_exhausted"}
     # Six items on six slots over three nodes: the lost node had items in flight, and the
     # driver re-dispatched them (Ray's own retries are off).
