@@ -125,21 +125,34 @@ def _jsonl(path: Path) -> dict[str, str]:
 
 
 def _official(instances: Path, preds: Path, run_id: str, cwd: Path) -> dict[str, Any]:
-    done = subprocess.run(
-        [
-            sys.executable, "-m", "swebench.harness.run_evaluation",
-            "--dataset_name", str(instances), "--predictions_path", str(preds),
-            "--run_id", run_id, "--max_workers", "2", "--timeout", "300",
-            "--report_dir", str(cwd),
-        ],
-        cwd=cwd, capture_output=True, text=True, timeout=1200,
-    )  # fmt: skip
+    try:
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "swebench.harness.run_evaluation",
+                "--dataset_name", str(instances), "--predictions_path", str(preds),
+                "--run_id", run_id, "--max_workers", "2", "--timeout", "300",
+                "--report_dir", str(cwd),
+            ],
+            cwd=cwd, capture_output=True, text=True, timeout=1200,
+        )  # fmt: skip
+    finally:  # a harness cut short leaves its sweb.eval.<instance>.<run id> containers running
+        _remove_harness_containers(run_id)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     logs = list((cwd / "logs" / "run_evaluation" / run_id).glob("*/*/run_instance.log"))
     assert logs, done.stdout[-3000:]
     for log in logs:  # every image was found locally: nothing was pulled
         assert "attempting to pull" not in log.read_text(), log
     return _reports(cwd, run_id)
+
+
+def _remove_harness_containers(run_id: str) -> None:
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"name=^sweb\\.eval\\..*\\.{run_id}$"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    ids = listed.stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
 
 
 def _reports(root: Path, run_id: str) -> dict[str, Any]:
