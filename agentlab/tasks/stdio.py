@@ -206,10 +206,7 @@ async def run_cases(
     """
     if not programs:
         return {}
-    if len(programs) > 256:
-        raise SandboxError(f"{len(programs)} programs in one batch; run at most 256 at a time")
-    token = uuid.uuid4()
-    batch = f"/opt/agentlab/stdio-{token.hex}.json"
+    batch = f"/opt/agentlab/stdio-{uuid.uuid4().hex}.json"
     wall = limits.time_limit_s * limits.wall_factor + 1.0
     spec = {
         "time_limit": limits.time_limit_s,
