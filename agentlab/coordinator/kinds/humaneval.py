@@ -39,6 +39,10 @@ NAME = "humaneval"
 
 BASE_IMAGE = "agentlab/base:bookworm"
 SELFTEST_PATH = "/var/tmp/agentlab/selftest.py"
+# The longest sandbox exec a sample reserves against a hard cap: the grading runner's timeout
+# (10 s x 3 + 60 s, tasks.humaneval.run_programs) plus the meter's 60 s kill grace
+# (agentlab.llm.budget.ComputeMeter); the self-test exec (20 s) reserves less.
+EXEC_WORST_S = 150.0
 SYSTEM = "You complete Python functions. Reply with code only."
 ASK = (
     "Complete this Python function. Reply with the whole function in one ```python block."
