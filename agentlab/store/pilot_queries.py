@@ -103,3 +103,62 @@ def read_pilot(store: Store, run_id: str) -> PilotMeasures:
         fn,
         {m: sum(v) / len(v) for m, v in picks.items() if v},
     )
+
+
+_TURN_GRADES = (
+    "SELECT task_id, sample, record_json FROM turn WHERE run_id = :run AND stage = 'turn_grade'"
+)
+_TURN_USD = (
+    "SELECT role, step, sum(usd + replayed_usd), count(DISTINCT task_id || ':' || sample)"
+    " FROM llm_call WHERE run_id = :run GROUP BY role, step"
+)
+
+
+@dataclass(frozen=True)
+class TurnOutcomes:
+    """A serial run's outcome at every turn limit, and what each extra turn costs.
+
+    ``resolved[i][s][t]``: problem i's sample s, limited to t + 1 turns, passes the hidden
+    tests (a trajectory that stopped early keeps its last completion). ``usd_per_turn[t]`` is
+    the mean dollars per trajectory that turn t + 1 adds: its completion calls, plus for turn 2
+    the calls that write the trajectory's own tests (only a trajectory with n > 1 writes them).
+    """
+
+    instance_ids: list[str]
+    resolved: list[list[list[bool]]]
+    usd_per_turn: tuple[float, ...]
+
+
+def read_turn_outcomes(store: Store, run_id: str, turns: int) -> TurnOutcomes | None:
+    """Per-turn outcomes of a run whose kind stored ``turn_grade`` records; None if none."""
+
+    def query(
+        session: Session,
+    ) -> tuple[list[tuple[str, int, str]], list[tuple[str, int, float, int]]]:
+        grades = [
+            (str(t), int(s), str(r))
+            for t, s, r in session.execute(text(_TURN_GRADES), {"run": run_id}).all()
+        ]
+        usd = [
+            (str(role), int(step), float(d or 0.0), int(n))
+            for role, step, d, n in session.execute(text(_TURN_USD), {"run": run_id}).all()
+        ]
+        return grades, usd
+
+    grades, usd = store.call(query)
+    if not grades:
+        return None
+    by_task: dict[str, dict[int, list[bool]]] = defaultdict(dict)
+    for task, sample, record in grades:
+        written = [bool(v) for v in json.loads(record)["resolved"]]
+        by_task[task][sample] = [written[min(t, len(written) - 1)] for t in range(turns)]
+    width = min(len(v) for v in by_task.values())
+    ids = sorted(by_task)
+    resolved = [[by_task[i][s] for s in sorted(by_task[i])[:width]] for i in ids]
+    trajectories = sum(len(v) for v in by_task.values())
+    per_turn = [0.0] * turns
+    for role, step, dollars, _n in usd:
+        turn = 1 if role == "testing" else step  # the asserts are paid for by turn 2
+        if turn < turns:
+            per_turn[turn] += dollars / trajectories
+    return TurnOutcomes(ids, resolved, tuple(per_turn))

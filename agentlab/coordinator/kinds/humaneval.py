@@ -72,6 +72,16 @@ class CompletionStep(Record):
     run: ExecResult | None = None
 
 
+class TurnGrades(Record):
+    """Hidden-test verdicts of each completion a trajectory wrote, in turn order (n > 1).
+
+    A trajectory limited to t turns ends with completion ``min(t, len(resolved))``, so these
+    give its outcome at every turn limit: what ``agentlab budget plan`` needs to choose n.
+    """
+
+    resolved: tuple[bool, ...]
+
+
 class SelfTest(Record):
     """The asserts the testing model wrote for a problem sample."""
 
@@ -266,7 +276,26 @@ class HumanEvalPipeline:
         await EvalStore(self.env.store.store).record(
             self.env.run_id, evaluation_record(prediction, graded)
         )
+        await self._grade_turns(candidate, graded.resolved, grader)
         return graded.resolved
+
+    async def _grade_turns(self, candidate: Candidate, final: bool, grader: Sandbox) -> None:
+        """With ``n`` > 1, grade every completion the trajectory wrote (stage ``turn_grade``)."""
+        env, task_id, sample = self.env, candidate.task_id, candidate.sample
+        if env.config.sampling.n < 2 or env.steps(task_id, sample, "turn_grade", TurnGrades):
+            return
+        steps = env.steps(task_id, sample, "completion", CompletionStep)
+        written = [s.completion for s in steps if s.kind == "complete"]
+        verdicts: list[bool] = []
+        for turn, completion in enumerate(written):
+            if completion == candidate.patch:
+                verdicts.append(final)
+                continue
+            name = f"{task_id.replace('/', '_')}.{sample}.turn{turn}"
+            got = await he.grade_one(grader, self.problems[task_id], completion, name)
+            verdicts.append(got == "passed")
+        record = TurnGrades(resolved=tuple(verdicts)).model_dump_json()
+        await env.save_turn(task_id, sample, "turn_grade", 0, "grade", record)
 
     async def _warm_grader(self) -> Sandbox:
         async with self._grader_lock:
