@@ -309,6 +309,24 @@ class RunStore:
 
         await self.store.acall(op)
 
+    async def set_test(self, run_id: str, task_id: str, sample: int, test: str) -> None:
+        """Attach a test written after the trajectory (agent kinds) to this run's candidate."""
+
+        def op(s: Session) -> None:
+            row = s.exec(
+                select(CandidateRow).where(
+                    CandidateRow.run_id == run_id,
+                    CandidateRow.task_id == task_id,
+                    CandidateRow.source == "",
+                    CandidateRow.sample == sample,
+                )
+            ).first()
+            if row is not None:
+                row.test = test
+                s.add(row)
+
+        await self.store.acall(op)
+
     async def stage_costs(self, run_id: str) -> dict[str, tuple[float, int]]:
         """Dollars and tokens by role (stage) for the run's LLM calls, plus sandbox time."""
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from agentlab.agent.context import estimate_tokens, source_files
 from agentlab.agent.context_stage import FileScore, Ranking, build_context, rank_files, score_file
-from agentlab.agent.records import EditingStep, TestingStep
+from agentlab.agent.records import EditingStep, TestingOutcome, TestingStep
 from agentlab.agent.trajectory import run_editing, run_testing
 from agentlab.agent.workspace import Workspace
 from agentlab.config import DatasetConfig, SelectionSection
@@ -157,7 +157,8 @@ class SWEPipeline:
             labels={"agentlab.instance_id": task_id[:200], "agentlab.sample": str(sample)},
         )
 
-    async def _squash(self, sandbox: Sandbox) -> None:
+    async def squash(self, sandbox: Sandbox) -> None:
+        """Replace the repository's history with one commit of its current tree."""
         done = await sandbox.exec(["bash", "-c", SQUASH], cwd=TESTBED, timeout=300)
         if not done.ok:
             raise SandboxError(f"cannot squash the repository history: {done.stderr.strip()}")
@@ -190,7 +191,7 @@ class SWEPipeline:
     async def _read_sources(self, image: str, task_id: str) -> dict[str, str]:
         limit = self.env.config.context.max_file_tokens
         async with self.env.pool.open(self.spec(image, task_id, CONTEXT_SAMPLE), task_id) as sb:
-            await self._squash(sb)
+            await self.squash(sb)
             listed = await sb.exec(["git", "ls-files"], cwd=TESTBED, timeout=60)
             files: dict[str, str] = {}
             for path in source_files(listed.stdout.splitlines()):
@@ -255,21 +256,12 @@ class SWEPipeline:
         sampling = env.config.sampling
         ctx = CallContext(run_id=env.run_id, task_id=task_id, sample=sample)
         async with env.pool.open(self.spec(problem.image, task_id, sample), task_id) as sb:
-            await self._squash(sb)
+            await self.squash(sb)
             ws = Workspace(sb, repo_dir=TESTBED)
             await env.store.set_trajectory(
                 env.run_id, task_id, sample, stage="testing", status="running"
             )
-            tested = await run_testing(
-                env.models.chat("testing", ctx),
-                ws,
-                problem=instance.problem_statement,
-                context=problem.text,
-                attempts=sampling.test_attempts,
-                max_fixes=sampling.format_fixes,
-                prior=env.steps(task_id, sample, "testing", TestingStep),
-                on_step=env.saver(task_id, sample, "testing", lambda s: s.decision),
-            )
+            tested = await self.write_test(ws, task_id, sample, problem.text)
             env.progress.advance("testing")
             await env.store.set_trajectory(
                 env.run_id, task_id, sample, stage="editing", status="running"
@@ -294,6 +286,23 @@ class SWEPipeline:
             patch_sha=patch_sha(edited.diff),
             test=edited.test,
             status=status,
+        )
+
+    async def write_test(
+        self, ws: Workspace, task_id: str, sample: int, context: str
+    ) -> TestingOutcome:
+        """The testing stage of one sample in ``ws`` (resumed from its stored steps)."""
+        env, sampling = self.env, self.env.config.sampling
+        ctx = CallContext(run_id=env.run_id, task_id=task_id, sample=sample)
+        return await run_testing(
+            env.models.chat("testing", ctx),
+            ws,
+            problem=self.by_id[task_id].problem_statement,
+            context=context,
+            attempts=sampling.test_attempts,
+            max_fixes=sampling.format_fixes,
+            prior=env.steps(task_id, sample, "testing", TestingStep),
+            on_step=env.saver(task_id, sample, "testing", lambda s: s.decision),
         )
 
     # -------------------------------------------------------------------------- grading
