@@ -1,10 +1,11 @@
 """The ``external`` task kind: SWE-style problems solved by the user's own agent program.
 
 Problems, images and grading are the ``swe`` kind's. The trajectory is
-:func:`agentlab.agent.external.run_external`: the experiment's ``external.command`` runs in
+:func:`agentlab.agent.external.run_external`: the experiment's ``trajectory.command`` runs in
 the instance's sandbox (repository squashed to one commit, as for ``swe-agent``), whose only
 network reaches a metering proxy for the ``editing`` role's model; the diff it leaves is the
-candidate. Chosen with ``dataset.kind: external``; it claims no dataset by itself.
+candidate. Chosen with ``trajectory: {type: external, command: ...}`` (or ``dataset.kind:
+external`` plus an ``external:`` section); it claims no dataset by itself.
 
 One turn row (stage ``external``, step 0) holds the :class:`ExternalRun` (exit code, capped
 log, calls, dollars, diff), written once the program ended; a resumed sample with that row

@@ -3,8 +3,8 @@
 Problems, images and grading are the ``swe`` kind's; the trajectory is
 :func:`agentlab.agent.loop.run_agent` (bash + editor in the instance's sandbox, limits from
 the experiment's ``agent:`` section, the model of the ``editing`` role), and the candidate is
-the working tree's diff. Chosen with ``dataset.kind: swe-agent``; it claims no dataset by
-itself, so ``swe`` stays the inferred kind of SWE-style data.
+the working tree's diff. Chosen with ``trajectory: {type: agent}`` (or ``dataset.kind:
+swe-agent``); it claims no dataset by itself, so ``swe`` stays the inferred kind of SWE-style data.
 
 Selection (``selection.enabled``) first writes a test per candidate with the run's
 ``testing`` model (:mod:`agentlab.coordinator.kinds.agent_tests`), then votes and selects as
