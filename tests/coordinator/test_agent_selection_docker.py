@@ -1,4 +1,4 @@
-"""``agentlab run`` of the agent kind ending with selection: the agent writes no test, so
+"""``agentlab run`` of the agent kinds ending with selection: the agent writes no test, so
 selection first writes one per candidate with the ``testing`` model (the ``swe`` kind's testing
 stage), then runs the vote matrix, the judge and the tournament. Scripted model over real HTTP,
 real Docker engine, agentlab-mini."""
@@ -9,16 +9,20 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+import agentlab.agent.examples.diff_agent as diff_agent
+from agentlab.agent.external import diff_rules
 from agentlab.agent.scripted_agent import bash_call, fix_calls
 from agentlab.cli import app
+from agentlab.config import load_experiment
 from agentlab.coordinator.kinds.swe_gold import reproduction_rules, verifier_rules
+from agentlab.coordinator.launch import new_request, run_pipeline
 from agentlab.llm import ScriptedModel
 from agentlab.llm.scripted import Rule
-from agentlab.llm.testing import ScriptedServer
-from agentlab.store import open_store
+from agentlab.llm.testing import LoggedRequest, ScriptedServer
+from agentlab.store import Store, open_store
 from agentlab.store.run_tables import CandidateRow, Turn
 from agentlab.store.scoring_tables import Selection, TestVote, VoteTest
 from agentlab.store.tables import LLMCall
@@ -26,6 +30,23 @@ from agentlab.tasks.swebench import Dataset, SWEInstance
 from tests.coordinator.conftest import write_experiment
 
 pytestmark = pytest.mark.docker
+
+AGENT = str(Path(diff_agent.__file__).resolve())
+
+
+def _test_writes(requests: list[LoggedRequest]) -> int:
+    """Requests to the testing stage's model (its system prompt)."""
+    messages = [r.request.messages for r in requests if r.request is not None]
+    return sum(
+        any(m.role == "system" and "reproduction tests" in m.content for m in ms) for ms in messages
+    )
+
+
+def _forget_tests(session: Session) -> None:
+    for row in session.exec(select(CandidateRow)).all():
+        row.test = None
+        session.add(row)
+
 
 # A random note makes every sample's diff distinct, so the tournament has pairs to play.
 NOTE = "od -An -N8 -tx1 /dev/urandom > NOTES.txt"
@@ -88,3 +109,36 @@ def test_agent_run_selects_with_generated_tests_judge_and_tournament(
     }
     assert all(by_id[p.candidate_id].resolved for p in picks if p.candidate_id is not None)
     assert {"agent", "testing", "verifier"} <= roles
+
+
+async def test_external_run_selects_with_generated_tests(
+    base_image: str, mini: Dataset, store: Store, tmp_path: Path, run_id: str
+) -> None:
+    task = mini.instances[0].instance_id
+    trajectory = {
+        "type": "external",
+        "command": "python3 $AGENTLAB_AGENT_DIR/diff_agent.py",
+        "files": [AGENT],
+        "timeout_s": 300,
+    }
+    selection = {"enabled": True, "methods": ["judge"]}
+    extra = {"trajectory": trajectory, "selection": selection, "cache": "bypass"}
+    rules = [*reproduction_rules(mini), *verifier_rules(mini), *diff_rules(mini.instances)]
+    with ScriptedServer(ScriptedModel(rules)) as server:
+        path = write_experiment(tmp_path, server.base_url, [task], k=1, extra=extra)
+        request = new_request(load_experiment(path), path, run_id)
+        outcome = await run_pipeline(request, store)
+        assert outcome.status == "finished", outcome
+        written = _test_writes(server.requests)
+        # The run again, with the candidate's test forgotten: the stored testing turns are
+        # replayed (the model is not asked to write it again) and the test is back.
+        store.call(_forget_tests)
+        outcome = await run_pipeline(request, store)
+        assert outcome.status == "finished", outcome
+        assert written > 0 and _test_writes(server.requests) == written
+    rows = store.call(lambda s: list(s.exec(select(CandidateRow)).all()))
+    assert len(rows) == 1 and rows[0].resolved is True and "TEST_PATCH" in (rows[0].test or "")
+    tests = store.call(lambda s: list(s.exec(select(VoteTest)).all()))
+    assert [(t.task_id, t.valid) for t in tests] == [(task, True)]
+    picks = store.call(lambda s: {(p.method, p.candidate_id) for p in s.exec(select(Selection))})
+    assert picks == {("vote", rows[0].id), ("judge", rows[0].id)}
