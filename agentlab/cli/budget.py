@@ -26,7 +26,7 @@ from agentlab.errors import ConfigError
 from agentlab.llm import EndpointConfig, load_endpoints
 from agentlab.llm.profile import LevelResult, best_tokens_per_s, parse_levels, profile_endpoint
 from agentlab.store import open_store
-from agentlab.store.budget_queries import RunOutcomes, read_run_outcomes
+from agentlab.store.budget_queries import RunOutcomes, count_llm_calls, read_run_outcomes
 from agentlab.store.profile_store import save_profile
 
 budget_app = typer.Typer(help="Coverage fits, budget plans and allocation policies.")
@@ -135,6 +135,89 @@ def plan_cmd(
         f"{best.iterations} iteration(s), selection={best.method}, cost {best.cost_usd:.2f} USD"
     )
     console.print(f"predicted score {_fmt(best.predicted)} (90%), coverage {_fmt(best.coverage)}")
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+@budget_app.command("replay")
+def replay_cmd(
+    run_id: Annotated[str, typer.Argument(help="The stored run whose samples to replay.")],
+    policy: Annotated[str, typer.Option(help="uniform, adaptive or oracle.")] = "adaptive",
+    k: Annotated[int | None, typer.Option(help="Uniform baseline's k (default: all).")] = None,
+    cap: Annotated[
+        float | None, typer.Option(help="Hard cap in the cost unit (default: uniform-k's).")
+    ] = None,
+    signal: Annotated[str, typer.Option(help="own-tests, agreement or none.")] = "own-tests",
+    prior_run: Annotated[
+        str | None, typer.Option(help="Pilot run to fit the policy's prior and error rates on.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Draw each problem's samples in a seeded random order.")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Re-run an allocation policy over RUN's stored samples: no LLM call, nothing written."""
+    from agentlab.coordinator.replay import replay_run
+
+    st = open_store(store)
+    try:
+        calls_before = count_llm_calls(st)
+        result = replay_run(
+            st,
+            run_id,
+            policy=policy,
+            k=k,
+            signal=signal,
+            cap=cap,
+            seed=seed,
+            prior_run=prior_run,
+        )
+        calls_after = count_llm_calls(st)
+    finally:
+        st.close()
+    rep, samples = result.report, result.samples
+    order = "stored order (sample index)" if seed is None else f"random order, seed {seed}"
+    console.print(
+        f"run {run_id}: {len(samples.instance_ids)} problems x {samples.samples} graded samples"
+        f" ({samples.dropped} beyond the smallest per-problem count ignored), drawn in {order};"
+        f" signal {signal}"
+    )
+    console.print(f"cost: {result.cost_note}")
+    if rep.knowledge is not None:
+        kn = rep.knowledge
+        console.print(
+            f"policy's prior and signal error rates (FP {kn.false_positive:.3f}, FN "
+            f"{kn.false_negative:.3f}) fitted on {kn.source}"
+        )
+    unit = rep.unit
+    table = Table(
+        "policy",
+        "setting",
+        "samples",
+        f"cost ({unit})",
+        "coverage",
+        "score",
+        "cost / uniform-k",
+    )
+    for r in rep.rows:
+        table.add_row(
+            r.policy,
+            r.setting,
+            str(r.samples),
+            f"{r.cost:.6g}",
+            f"{r.coverage:.3f}",
+            f"{r.score:.3f}",
+            _ratio(r.ratio),
+        )
+    console.print(table)
+    console.print(
+        "coverage = some drawn sample passes the hidden tests; score = the first signalled "
+        "sample (else the first) passes them; cost / uniform-k is shown where a row reaches "
+        "uniform-k's coverage; thr = gain-per-cost threshold (picked knowing the hidden "
+        f"outcomes: the best the policy does). New LLM calls: {calls_after - calls_before}."
+    )
 
 
 @budget_app.command("simulate")
