@@ -18,6 +18,7 @@ from agentlab.errors import ConfigError
 from agentlab.store.db import Store
 from agentlab.store.run_store import CONTEXT_SAMPLE, RunState, load_state
 from agentlab.store.run_tables import CandidateRow
+from agentlab.store.scoring_tables import Selection
 from agentlab.store.tables import Evaluation, LLMCall, Run, SandboxExec
 
 OwnTest = Callable[[RunState, str, int], bool]  # a task kind's own_test_signal
@@ -34,13 +35,16 @@ class RunOutcomes:
     llm_usd: float  # all LLM spend of the run
     llm_usd_by_role: dict[str, float]
     sandbox_seconds: float
+    run_kind: str = ""
+    dropped: int = 0  # graded samples beyond the smallest per-instance count, not used
 
 
 def read_run_outcomes(store: Store, run_id: str, *, min_problems: int = 5) -> RunOutcomes:
     """Load a run's evaluation rows; one-line errors for a missing or too small run."""
 
     def query(session: Session) -> RunOutcomes:
-        if session.get(Run, run_id) is None:
+        run = session.get(Run, run_id)
+        if run is None:
             raise ConfigError(f"run {run_id!r} is not in the store; list runs with `agentlab sql`")
         rows = session.exec(
             select(Evaluation.instance_id, Evaluation.sample, Evaluation.resolved).where(
@@ -68,7 +72,15 @@ def read_run_outcomes(store: Store, run_id: str, *, min_problems: int = 5) -> Ru
         ).one()
         by_role = {str(role): float(usd or 0.0) for role, usd in roles}
         return RunOutcomes(
-            run_id, ids, matrix, width, sum(by_role.values()), by_role, float(seconds or 0.0)
+            run_id,
+            ids,
+            matrix,
+            width,
+            sum(by_role.values()),
+            by_role,
+            float(seconds or 0.0),
+            run.kind,
+            sum(len(s) for s in by_instance.values()) - width * len(ids),
         )
 
     return store.call(query)
@@ -219,3 +231,64 @@ def read_stored_samples(
 def count_llm_calls(store: Store) -> int:
     """Rows in ``llm_call`` (all runs): a replay checks it made none."""
     return store.call(lambda s: int(s.exec(select(func.count()).select_from(LLMCall)).one()))
+
+
+# ``llm_call.role`` of model calls made while selecting (``agentlab run`` uses the roles
+# ``selection`` / ``verifier``, ``agentlab select`` labels ``selection`` / ``verifier_*``).
+SELECTION_ROLES = ("selection", "verifier")
+
+
+@dataclass(frozen=True)
+class SelectionOutcome:
+    """One selection method's picks in a run, graded: selected and coverage over problems."""
+
+    method: str
+    problems: int  # problems with candidates
+    k: int  # median candidates per problem
+    coverage: float
+    selected: float
+    model_usd: float  # dollars of the run's selection-stage model calls (all methods)
+
+
+def read_selection_outcomes(store: Store, run_id: str) -> list[SelectionOutcome]:
+    """Per method with stored picks: selected score and coverage from graded candidates.
+
+    A candidate never graded counts as not resolved (as in ``agentlab report``).
+    """
+
+    def query(session: Session) -> list[SelectionOutcome]:
+        cands = session.exec(select(CandidateRow).where(CandidateRow.run_id == run_id)).all()
+        picks = session.exec(select(Selection).where(Selection.run_id == run_id)).all()
+        if not cands or not picks:
+            return []
+        grade = {c.id: bool(c.resolved) for c in cands}
+        per_task: dict[str, list[bool]] = defaultdict(list)
+        for c in cands:
+            per_task[c.task_id].append(bool(c.resolved))
+        counts = sorted(len(v) for v in per_task.values())
+        coverage = sum(any(v) for v in per_task.values()) / len(per_task)
+        chosen: dict[str, dict[str, bool]] = defaultdict(dict)
+        for p in picks:
+            if p.task_id in per_task:
+                chosen[p.method][p.task_id] = grade.get(p.candidate_id, False)
+        usd = 0.0
+        for role, total in session.exec(
+            select(LLMCall.role, func.sum(LLMCall.usd))
+            .where(col(LLMCall.run_id) == run_id)
+            .group_by(col(LLMCall.role))
+        ).all():
+            if str(role).startswith(SELECTION_ROLES):
+                usd += float(total or 0.0)
+        return [
+            SelectionOutcome(
+                method,
+                len(per_task),
+                counts[len(counts) // 2],
+                coverage,
+                sum(by_task.values()) / len(per_task),
+                usd,
+            )
+            for method, by_task in sorted(chosen.items())
+        ]
+
+    return store.call(query)

@@ -222,3 +222,40 @@ def test_replay_errors_are_one_line(store: Store, store_url: str, tmp_path: Path
     assert isinstance(out.exception, ConfigError) and "use 1..4" in str(out.exception)
     out = runner.invoke(app, ["budget", "replay", "r3", "--signal", "vibes", "--store", store_url])
     assert isinstance(out.exception, ConfigError) and "--signal 'vibes'" in str(out.exception)
+
+
+def test_selection_outcomes_per_method(store: Store, tmp_path: Path) -> None:
+    asyncio.run(_write_run(store, tmp_path, "sel"))
+    from agentlab.store.budget_queries import read_selection_outcomes
+    from agentlab.store.scoring_store import ScoringStore
+
+    assert read_selection_outcomes(store, "sel") == []  # no picks stored: nothing measured
+    rows = asyncio.run(ScoringStore(store).candidates("sel"))
+    for r in rows:
+        r.resolved = bool(CORRECT[PROBLEMS.index(r.task_id), r.sample])
+    asyncio.run(ScoringStore(store).set_resolved({r.id: bool(r.resolved) for r in rows if r.id}))
+    first = {r.task_id: r.id for r in sorted(rows, key=lambda r: -r.sample)}  # the sample 0 row
+
+    async def picks() -> None:
+        for task, cid in first.items():
+            await ScoringStore(store).save_selection("sel", task, "vote", cid)
+
+    asyncio.run(picks())
+    asyncio.run(
+        StoreCallRecorder(store).record_call(
+            context=CallContext(run_id="sel", task_id=PROBLEMS[0], role="verifier_judge"),
+            endpoint="e",
+            model="m",
+            request_hash="j",
+            response=None,
+            cost=Cost(usd=0.6),
+            attempts=1,
+            cache_hit=False,
+            error=None,
+        )
+    )
+    (vote,) = read_selection_outcomes(store, "sel")
+    assert vote.method == "vote" and vote.problems == 6 and vote.k == WIDTH
+    assert vote.coverage == pytest.approx(CORRECT.any(axis=1).mean())
+    assert vote.selected == pytest.approx(CORRECT[:, 0].mean())
+    assert vote.model_usd == pytest.approx(0.6)
