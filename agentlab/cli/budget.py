@@ -281,6 +281,11 @@ def replay_cmd(
         f" signal {signal}"
     )
     console.print(f"cost: {result.cost_note}")
+    if signal != "none" and not any(any(row) for row in result.signals):
+        console.print(
+            f"note: the {signal} signal never fires in this run (e.g. HumanEval with sampling.n"
+            " 1 runs no self-tests), so the adaptive policy cannot stop a problem early"
+        )
     if rep.knowledge is not None:
         kn = rep.knowledge
         console.print(

@@ -37,6 +37,7 @@ class Replay:
     samples: StoredSamples
     signal: str
     cost_note: str  # how a sample's cost was taken from the store
+    signals: list[list[bool]]  # the signal per problem and sample, in stored order
 
 
 def own_test_of(store: Store, run_id: str) -> OwnTest:
@@ -131,6 +132,7 @@ def replay_run(
     problem when ``seed`` is given. No model is called; nothing is written.
     """
     matrix, samples, note = load_matrix(store, run_id, signal)
+    signals = matrix.signal.tolist()
     k = samples.samples if k is None else k
     if seed is not None:
         matrix = matrix.shuffled(seed)
@@ -146,4 +148,4 @@ def replay_run(
         else knowledge_from(store, run_id, signal, matrix)
     )
     report = replay_policies(matrix, policy=policy, k=k, knowledge=knowledge, cap=cap)
-    return Replay(report, samples, signal, note)
+    return Replay(report, samples, signal, note, signals)
