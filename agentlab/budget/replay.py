@@ -80,11 +80,15 @@ class ReplayMatrix:
         return Outcomes(self.correct, self.signal, self.cost, float(self.cost.max()))
 
     def verifier_rates(self) -> tuple[float, float]:
-        """(P(signal | wrong), P(no signal | correct)) measured on this matrix; 0 if undefined."""
+        """(P(signal | wrong), P(no signal | correct)) measured on this matrix; 0 if undefined.
+
+        Capped at 0.999: a verifier that always errs would leave the policy's posterior
+        nothing to update on.
+        """
         wrong, right = ~self.correct, self.correct
         fp = float(self.signal[wrong].mean()) if wrong.any() else 0.0
         fn = float((~self.signal[right]).mean()) if right.any() else 0.0
-        return fp, fn
+        return min(fp, 0.999), min(fn, 0.999)
 
     def prior(self) -> BetaPrior:
         """The population prior fitted (grid posterior, averaged) to these hidden outcomes."""

@@ -259,3 +259,14 @@ def test_selection_outcomes_per_method(store: Store, tmp_path: Path) -> None:
     assert vote.coverage == pytest.approx(CORRECT.any(axis=1).mean())
     assert vote.selected == pytest.approx(CORRECT[:, 0].mean())
     assert vote.model_usd == pytest.approx(0.6)
+
+
+def test_a_pilot_run_supplies_the_policy_prior(store: Store, tmp_path: Path) -> None:
+    asyncio.run(_write_run(store, tmp_path, "pilot"))
+    asyncio.run(_write_run(store, tmp_path, "main"))
+    result = replay_run(store, "main", policy="oracle", k=3, signal="agreement", prior_run="pilot")
+    knowledge = result.report.knowledge
+    assert knowledge is not None and knowledge.source == "pilot run pilot (6 x 4)"
+    pilot, _, _ = load_matrix(store, "pilot", "agreement")
+    assert (knowledge.false_positive, knowledge.false_negative) == pilot.verifier_rates()
+    assert [r.policy for r in result.report.rows] == ["uniform", "oracle", "oracle"]
