@@ -161,7 +161,10 @@ def fit_cmd(
     console.print(f"efficiency {efficiency:.3f}: {eff_source}")
     if out:
         usd, usd_source = _usd_per_sample(run, usd_per_sample, cpu_hour_usd)
-        plot_fit(out, fit.n, fit.c, fit.posterior, base, fit.efficiency, usd, fit.problems)
+        method = eff_source.split(",", 1)[0]
+        how = "measured" if "MEASURED" in eff_source else "assumed"
+        label = f"selected ({method}, {how} efficiency {efficiency:.2f})"
+        plot_fit(out, fit.n, fit.c, fit.posterior, base, fit.efficiency, usd, fit.problems, label)
         console.print(f"plot written to {out} (cost per sample: {usd_source})")
 
 
