@@ -10,9 +10,11 @@ with ``agentlab.store.profile_store``; this module only wires the two and prints
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -34,7 +36,9 @@ from agentlab.store.budget_queries import (
     read_run_outcomes,
     read_selection_outcomes,
 )
+from agentlab.store.pilot_queries import TurnOutcomes, read_turn_outcomes
 from agentlab.store.profile_store import save_profile
+from agentlab.store.tables import Run
 
 budget_app = typer.Typer(help="Coverage fits, budget plans and allocation policies.")
 console = Console()
@@ -208,7 +212,18 @@ def plan_cmd(
     given = [_parse_selection(s) for s in selection] if selection else None
     sourced = plan_selections(_measured_selections(store, pilot), pilot, given)
     sels = tuple(s.curve for s in sourced)
-    result = plan(Pilot.from_final(run.resolved, usd, selections=sels), budget, problems=problems)
+    turns = _turn_pilot(store, pilot, run)
+    if turns is not None:  # a serial run graded every turn: plan n as well as k
+        pilot_data = Pilot(np.asarray(turns.resolved, dtype=bool), turns.usd_per_turn, sels)
+        iterations = (
+            f"iterations: 1-{len(turns.usd_per_turn)} from the pilot's per-turn grades "
+            f"(turn_grade rows); dollars each turn adds, MEASURED: "
+            + ", ".join(f"+{u:.6f}" for u in turns.usd_per_turn)
+        )
+    else:
+        pilot_data = Pilot.from_final(run.resolved, usd, selections=sels)
+        iterations = "iterations: 1 (the pilot stored no per-turn grades)"
+    result = plan(pilot_data, budget, problems=problems)
     best = result.best
     console.print(
         f"best for {budget:.2f} USD on {result.problems} problems: k={best.k} samples, "
@@ -226,7 +241,7 @@ def plan_cmd(
     console.print(
         "  coverage: grid posterior (zero-inflated Beta) fitted to the pilot's per-problem "
         f"success counts, predicted for {result.problems} fresh problems (finite-set spread "
-        "in the interval); iterations: 1 (the store has no per-iteration outcomes)"
+        f"in the interval); {iterations}"
     )
     console.print(f"  cost per sample: {usd_source}")
     problems_from = "--problems" if problems else "the pilot's problem count"
@@ -234,6 +249,21 @@ def plan_cmd(
     for s in sourced:
         mark = "*" if s.curve.method == best.method else " "
         console.print(f" {mark}selection {s.curve.method}: {s.source}")
+
+
+def _turn_pilot(store: str | None, run_id: str, run: RunOutcomes) -> TurnOutcomes | None:
+    """The pilot's per-turn outcomes when its kind graded every turn (HumanEval, n > 1)."""
+    st = open_store(store)
+    try:
+        config = st.call(lambda s: s.get(Run, run_id))
+        stored = json.loads(config.config_json) if config else {}
+        n = int(stored.get("experiment", stored).get("sampling", {}).get("n", 1))
+        turns = read_turn_outcomes(st, run_id, n) if n > 1 else None
+    finally:
+        st.close()
+    if turns is None or turns.instance_ids != run.instance_ids:
+        return None
+    return turns
 
 
 def _ratio(value: float | None) -> str:
