@@ -56,6 +56,9 @@ class ExternalKind(SWEKind):
         if not env.config.external.command.strip():
             raise ConfigError("trajectory.type external: set trajectory.command (your agent)")
         check_testing_model(env)
+        return self._pipeline(env)
+
+    def _pipeline(self, env: RunEnv) -> ExternalPipeline:
         images = instance_images(env.sandbox_provider(), env.run_id)
         return ExternalPipeline(env, load_swe(env.config.dataset), images)
 
@@ -63,7 +66,7 @@ class ExternalKind(SWEKind):
         self, env: RunEnv, section: SelectionSection, selectors: Sequence[Selector]
     ) -> None:
         """Tests for the candidates (the program's own are not read), then ``swe`` selection."""
-        await select_with_tests(self, env, self.open(env), section, selectors)
+        await select_with_tests(self, env, self._pipeline(env), section, selectors)
 
     def own_test_signal(self, state: RunState, task_id: str, sample: int) -> bool:
         """An external agent reports no test of its own: never a signal."""

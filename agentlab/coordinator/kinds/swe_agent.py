@@ -84,6 +84,9 @@ class SWEAgentKind(SWEKind):
 
     def open(self, env: RunEnv) -> SWEAgentPipeline:
         check_testing_model(env)
+        return self._pipeline(env)
+
+    def _pipeline(self, env: RunEnv) -> SWEAgentPipeline:
         images = instance_images(env.sandbox_provider(), env.run_id)
         return SWEAgentPipeline(env, load_swe(env.config.dataset), images)
 
@@ -91,7 +94,7 @@ class SWEAgentKind(SWEKind):
         self, env: RunEnv, section: SelectionSection, selectors: Sequence[Selector]
     ) -> None:
         """Tests for the candidates (the agent writes none), then the ``swe`` selection."""
-        await select_with_tests(self, env, self.open(env), section, selectors)
+        await select_with_tests(self, env, self._pipeline(env), section, selectors)
 
     def own_test_signal(self, state: RunState, task_id: str, sample: int) -> bool:
         """The agent writes no test of its own: never a signal."""
