@@ -27,8 +27,7 @@ from agentlab.coordinator.kinds.swe import TESTBED, SWEKind, SWEPipeline
 from agentlab.scoring.selectors import Selector
 from agentlab.store.run_tables import CandidateRow
 
-STAGE = "testing"
-CONTEXT = "(No file contents are shown. The repository is the working directory; its files:)"
+CONTEXT = "(No file contents shown. The repository is the working directory; its source files:)"
 
 
 def check_testing_model(env: RunEnv) -> None:
