@@ -27,7 +27,7 @@ from agentlab.llm import EndpointConfig, load_endpoints
 from agentlab.llm.profile import LevelResult, best_tokens_per_s, parse_levels, profile_endpoint
 from agentlab.store import open_store
 from agentlab.store.budget_queries import RunOutcomes, read_run_outcomes
-from agentlab.store.profile_store import save_profile
+from agentlab.store.profile_store import endpoint_prices, save_profile
 
 budget_app = typer.Typer(help="Coverage fits, budget plans and allocation policies.")
 console = Console()
@@ -54,6 +54,15 @@ def _load(store: str | None, run_id: str) -> RunOutcomes:
     st = open_store(store)
     try:
         return read_run_outcomes(st, run_id)
+    finally:
+        st.close()
+
+
+def _price_notes(store: str | None, run_id: str) -> list[str]:
+    """Where ``run_id``'s endpoint prices came from (profile or pricing.yaml)."""
+    st = open_store(store)
+    try:
+        return [f"{p.endpoint}: {p.note}" for p in endpoint_prices(st, run_id)]
     finally:
         st.close()
 
@@ -135,6 +144,11 @@ def plan_cmd(
         f"{best.iterations} iteration(s), selection={best.method}, cost {best.cost_usd:.2f} USD"
     )
     console.print(f"predicted score {_fmt(best.predicted)} (90%), coverage {_fmt(best.coverage)}")
+    source = "--usd-per-sample" if usd_per_sample is not None else f"run {pilot}'s recorded spend"
+    console.print(f"USD per sample {usd:.6f} from {source}", highlight=False)
+    if usd_per_sample is None:
+        for note in _price_notes(store, pilot):
+            console.print(f"  {note}", highlight=False)
 
 
 @budget_app.command("simulate")
@@ -253,9 +267,11 @@ def profile_cmd(
     if best is None:
         raise ConfigError(f"endpoint {endpoint.name}: no request succeeded; nothing to price")
     console.print(
-        f"pricing: set tokens_per_s: {best.tokens_per_s:.0f} under {endpoint.price_key!r} "
-        f"(kind gpu or cpu) in configs/pricing.yaml (best aggregate, at concurrency "
-        f"{best.concurrency})"
+        f"pricing: runs on this store now bill {endpoint.name} ({endpoint.model}) from this "
+        f"profile, at the highest level not above their concurrency (best: "
+        f"{best.tokens_per_s:.1f} tok/s at {best.concurrency}); it needs a gpu/cpu entry "
+        f"{endpoint.price_key!r} in pricing.yaml for the dollars per hour",
+        highlight=False,
     )
 
 
