@@ -269,8 +269,8 @@ def profile_cmd(
     console.print(
         f"pricing: runs on this store now bill {endpoint.name} ({endpoint.model}) from this "
         f"profile, at the highest level not above their concurrency (best: "
-        f"{best.tokens_per_s:.1f} tok/s at {best.concurrency}); it needs a gpu/cpu entry "
-        f"{endpoint.price_key!r} in pricing.yaml for the dollars per hour",
+        f"{best.tokens_per_s:.1f} tok/s at concurrency {best.concurrency}); it needs a gpu/cpu "
+        f"entry {endpoint.price_key!r} in pricing.yaml for the dollars per hour",
         highlight=False,
     )
 
