@@ -111,6 +111,8 @@ def summary_table(report: RunReport, model_line: str, status: str) -> Table:
     for stage, (usd, tokens) in sorted(report.stage_costs.items()):
         table.add_row(f"cost {stage}", f"{_usd(usd)} ({tokens:,} tokens)")
     table.add_row("cost total", _usd(report.spent_usd))
+    if report.usd_per_solved is not None:
+        table.add_row(f"cost per solved problem ({report.solved})", _usd(report.usd_per_solved))
     if report.replayed_usd:
         # A replayed answer is billed $0; its first cost is what a fresh run would pay.
         table.add_row("replayed from cache (not billed)", _usd(report.replayed_usd))

@@ -50,6 +50,16 @@ class RunReport:
     prices: dict[str, str] = field(default_factory=dict)  # endpoint -> where its price came from
 
     @property
+    def solved(self) -> int:
+        """Problems with at least one resolved candidate."""
+        return round(self.coverage * self.problems)
+
+    @property
+    def usd_per_solved(self) -> float | None:
+        """Spend (LLM and sandbox) per solved problem; None when nothing was solved."""
+        return self.spent_usd / self.solved if self.solved else None
+
+    @property
     def saved_vs_uniform(self) -> int:
         """Samples not spent compared with k for every problem."""
         return self.k * len(self.samples) - sum(self.samples.values())

@@ -150,3 +150,5 @@ async def test_cache_saving_and_profile_fed_price_in_the_run_summary(
     text = " ".join(console.export_text().split())
     assert f"{reads:,} / {writes:,} tokens" in text and "saved by prompt caching" in text
     assert f"price from profile {profile_run} at concurrency 4" in text
+    assert report.usd_per_solved == pytest.approx(report.spent_usd)  # the one problem solved
+    assert "cost per solved problem (1)" in text
