@@ -22,14 +22,20 @@ from agentlab.cli import app
 from agentlab.config import load_experiment
 from agentlab.coordinator.launch import run_prices
 from agentlab.coordinator.models import load_endpoint_configs, open_models
-from agentlab.coordinator.prices import endpoint_concurrency, resolve_price, store_profiles
+from agentlab.coordinator.prices import (
+    endpoint_concurrency,
+    resolve_price,
+    store_profiles,
+    stored_prices,
+)
 from agentlab.errors import ConfigError
 from agentlab.llm import ScriptedModel, load_pricing
 from agentlab.llm.pricing import GpuPrice, Rate, rate_at
+from agentlab.llm.profile import LevelResult
 from agentlab.llm.testing import ScriptedServer
 from agentlab.store import Store, open_store
 from agentlab.store.llm_log import StoreCallRecorder
-from agentlab.store.profile_store import endpoint_prices, read_profile
+from agentlab.store.profile_store import endpoint_prices, read_profile, save_profile
 from agentlab.store.tables import LLMCall, Run
 from agentlab.types import CallContext, Message
 
@@ -218,3 +224,27 @@ def test_rate_at_picks_the_highest_level_not_above_the_concurrency() -> None:
     assert rate_at(levels, 64) == Rate(16, 50.0)
     assert rate_at([(4, 40.0)], 2) == Rate(4, 20.0, scaled=True)  # scaled down, never up
     assert rate_at([(2, 0.0)], 2) is None
+
+
+async def test_a_remote_worker_reuses_the_drivers_rate(
+    server: ScriptedServer, profiled: tuple[str, Store], tmp_path: Path
+) -> None:
+    profile_run, store = profiled
+    await _one_priced_call(tmp_path, server.base_url, store, "run-d", llm_calls=4)
+    driver_rate = _levels(store, profile_run)[4]
+    # A newer profile of the same endpoint arrives while the run is going on...
+    newer = LevelResult(4, 8, 0, 8000, 1.0, 0.1, 0.2)  # 8,000 tok/s
+    save_profile(store, "profile-newer", name="gpu-box", endpoint="gpu-box", model="coder-7b",
+                 config={}, results=[newer])  # fmt: skip
+    config = load_experiment(tmp_path / "experiment.yaml")
+    endpoints = load_endpoint_configs(config, tmp_path)
+    table = load_pricing(tmp_path / "pricing.yaml")
+    # ...a worker of the running run keeps the driver's rate; a new run takes the newer one.
+    [worker] = stored_prices(store, "run-d", endpoints, ["gpu-box"], table).values()
+    assert isinstance(worker, GpuPrice) and worker.tokens_per_s == pytest.approx(driver_rate)
+    fresh = resolve_price(
+        endpoints["gpu-box"], table, concurrency=4, profiles=store_profiles(store)
+    )
+    assert isinstance(fresh.price, GpuPrice) and fresh.profile_run_id == "profile-newer"
+    assert fresh.price.tokens_per_s == 8000
+    store.close()
