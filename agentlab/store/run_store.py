@@ -152,25 +152,7 @@ class RunStore:
 
     async def load(self, run_id: str) -> RunState:
         """Everything stored for ``run_id`` that resume needs."""
-
-        def op(s: Session) -> RunState:
-            state = RunState()
-            turns = s.exec(select(Turn).where(Turn.run_id == run_id).order_by(col(Turn.step))).all()
-            grouped: dict[tuple[str, int, str], list[str]] = defaultdict(list)
-            for t in turns:
-                grouped[(t.task_id, t.sample, t.stage)].append(t.record_json)
-            state.turns = dict(grouped)
-            for tr in s.exec(select(Trajectory).where(Trajectory.run_id == run_id)).all():
-                state.trajectories[(tr.task_id, tr.sample)] = tr
-            for c in s.exec(
-                select(CandidateRow).where(CandidateRow.run_id == run_id, CandidateRow.source == "")
-            ).all():
-                state.candidates[(c.task_id, c.sample)] = c
-            for task in s.exec(select(Task).where(Task.run_id == run_id)).all():
-                state.tasks[task.task_id] = task
-            return state
-
-        return await self.store.acall(op)
+        return await self.store.acall(lambda s: load_state(s, run_id))
 
     async def load_item(
         self, run_id: str, task_id: str, sample: int
@@ -354,6 +336,25 @@ class RunStore:
             )
 
         return await self.store.acall(op)
+
+
+def load_state(s: Session, run_id: str) -> RunState:
+    """A run's stored turns, trajectories, own candidates and problems (one session)."""
+    state = RunState()
+    turns = s.exec(select(Turn).where(Turn.run_id == run_id).order_by(col(Turn.step))).all()
+    grouped: dict[tuple[str, int, str], list[str]] = defaultdict(list)
+    for t in turns:
+        grouped[(t.task_id, t.sample, t.stage)].append(t.record_json)
+    state.turns = dict(grouped)
+    for tr in s.exec(select(Trajectory).where(Trajectory.run_id == run_id)).all():
+        state.trajectories[(tr.task_id, tr.sample)] = tr
+    for c in s.exec(
+        select(CandidateRow).where(CandidateRow.run_id == run_id, CandidateRow.source == "")
+    ).all():
+        state.candidates[(c.task_id, c.sample)] = c
+    for task in s.exec(select(Task).where(Task.run_id == run_id)).all():
+        state.tasks[task.task_id] = task
+    return state
 
 
 # Built once per shape and reused: constructing the statement (and its ``excluded`` columns)

@@ -276,9 +276,16 @@ class ScoringStore:
         return await self.store.acall(op)
 
 
-async def copy_run_candidates(store: ScoringStore, run_id: str, source_run: str) -> int:
-    """Import every candidate of ``source_run`` into ``run_id`` with source ``run:ID``."""
+async def copy_run_candidates(
+    store: ScoringStore, run_id: str, source_run: str, *, max_sample: int | None = None
+) -> int:
+    """Import the candidates of ``source_run`` into ``run_id`` with source ``run:ID``.
+
+    ``max_sample``: only candidates with sample index below it (a run's first K samples).
+    """
     rows = await store.candidates(source_run)
+    if max_sample is not None:
+        rows = [r for r in rows if r.sample < max_sample]
     items = [
         ImportedCandidate(
             task_id=r.task_id,

@@ -65,7 +65,7 @@ def test_fit_plan_and_errors(tmp_path: Path) -> None:
     assert "best for 200.00 USD on 60 problems" in planned.stdout
     assert "predicted score" in planned.stdout
     # Where the pilot's USD per sample came from, down to the profile that priced it.
-    assert "USD per sample 0.500000 from run pilot's recorded spend" in planned.stdout
+    assert "cost per sample: 0.5 USD, MEASURED on run pilot" in planned.stdout
     assert "box: price from profile profile-1 at concurrency 4" in planned.stdout
 
     for args, needle in [
