@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.coordinator.kinds.stdio import StdioKind
+from agentlab.coordinator.kinds.stdio import SKELETON, StdioKind
 from agentlab.llm import ScriptedModel
 from agentlab.llm.scripted import Rule
 from agentlab.llm.testing import ScriptedServer
@@ -142,6 +142,30 @@ async def test_run_refines_on_examples_and_grades_hidden_cases(
         store.close()
     kind = StdioKind()
     assert all(kind.own_test_signal(state, t, s) for t in (SUM, PARITY, LIS) for s in (0, 1))
+
+
+async def test_a_program_defining_main_without_calling_it_is_run(
+    base_image: str, tmp_path: Path, run_id: str
+) -> None:
+    """What a small model writes: ``def main()`` over stdin, never called. The reply is
+    answered only when the prompt carried the skeleton; the stored program gets ``main()``."""
+    uncalled = "import sys\n\ndef main():\n    a, b = map(int, sys.stdin.read().split())\n"
+    uncalled += "    print(a + b)\n"
+    skeleton = re.escape("data = sys.stdin.read().split()")
+    model = ScriptedModel(
+        [Rule(user=_asked(SUM) + r"[\s\S]*" + skeleton, replies=(_fenced(uncalled),))]
+    )
+    url = f"sqlite:///{tmp_path}/runs.db"
+    with ScriptedServer(model) as server:
+        path = write_experiment(
+            tmp_path, server.base_url, [SUM], k=1, n=1, store=url, dataset="agentlab-stdio"
+        )
+        done = _agentlab("run", str(path), "--run-id", run_id, "--store", url)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _summary(done)["candidates (resolved)"] == "1 (1)"
+    [row] = _rows(url, f"select patch, resolved from candidate where run_id = '{run_id}'")
+    assert row["patch"] == uncalled + "\n\nmain()\n" and row["resolved"]
+    assert "main()" in SKELETON
 
 
 @pytest.mark.slow
