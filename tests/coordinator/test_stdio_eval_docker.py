@@ -4,8 +4,6 @@ cases in the real Docker engine; `agentlab eval` as a real subprocess where the 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,24 +14,14 @@ from agentlab.store import open_store
 from agentlab.store.eval_store import EvalStore
 from agentlab.tasks import stdio
 from agentlab.tasks.harness import EvalConfig
+from tests.coordinator.conftest import agentlab_cli
 
 pytestmark = pytest.mark.docker
 
-ROOT = Path(__file__).resolve().parents[2]
 PROBLEMS = stdio.load_problems(stdio.BUNDLED["agentlab-stdio"])
 SUM, PARITY, REVERSE = (f"agentlab-stdio/{n}" for n in ("sum-two", "parity", "reverse-line"))
 # Defines main() and never calls it: graded as written, it prints nothing.
 UNCALLED = "def main():\n    print('even' if int(input()) % 2 == 0 else 'odd')\n"
-
-
-def _agentlab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentlab", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def _predictions(path: Path) -> Path:
@@ -63,7 +51,7 @@ class _Counted:
 def test_gold_resolves_every_bundled_problem(base_image: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/eval.db"
     args = ("eval", "--dataset", "agentlab-stdio", "--predictions", "gold", "--store", url)
-    done = _agentlab(*args, "--run-id", "gold")
+    done = agentlab_cli(*args, "--run-id", "gold")
     assert done.returncode == 0, done.stderr[-3000:]
     total = len(PROBLEMS)
     assert done.stdout.strip().splitlines()[-1] == (
@@ -74,11 +62,11 @@ def test_gold_resolves_every_bundled_problem(base_image: str, tmp_path: Path) ->
 def test_a_predictions_file_is_graded_per_sample(base_image: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/eval.db"
     path = _predictions(tmp_path / "programs.jsonl")
-    done = _agentlab("eval", "-d", "agentlab-stdio", "-p", str(path), "--store", url)
+    done = agentlab_cli("eval", "-d", "agentlab-stdio", "-p", str(path), "--store", url)
     assert done.returncode == 0, done.stderr[-3000:]
     # sum-two 1 of 2, parity 0 of 1 (main never called), reverse-line 1 of 1.
     assert done.stdout.strip().splitlines()[-1] == "stdio: 2/4 passed; pass@1=0.5000; errors 0"
-    rows = _agentlab(
+    rows = agentlab_cli(
         "sql",
         "--store",
         url,
@@ -95,12 +83,12 @@ def test_a_predictions_file_is_graded_per_sample(base_image: str, tmp_path: Path
 def test_bad_predictions_get_one_line(base_image: str, tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps({"task_id": "agentlab-stdio/nope", "program": "print(1)"}) + "\n")
-    done = _agentlab("eval", "-d", "agentlab-stdio", "-p", str(path))
+    done = agentlab_cli("eval", "-d", "agentlab-stdio", "-p", str(path))
     assert done.returncode != 0
     assert "task ids not in the dataset: agentlab-stdio/nope" in done.stderr
     assert "Traceback" not in done.stderr
     path.write_text(json.dumps({"task_id": SUM, "completion": "print(1)"}) + "\n")
-    done = _agentlab("eval", "-d", "agentlab-stdio", "-p", str(path))
+    done = agentlab_cli("eval", "-d", "agentlab-stdio", "-p", str(path))
     assert done.returncode != 0 and "program must be a string" in done.stderr
 
 
