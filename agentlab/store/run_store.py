@@ -22,8 +22,15 @@ from sqlmodel import Session, SQLModel, col, select
 from agentlab.errors import ConfigError
 from agentlab.store import runs
 from agentlab.store.db import Store
-from agentlab.store.run_tables import CandidateRow, PolicyDecision, Trajectory, Turn
+from agentlab.store.run_tables import (
+    CandidateRow,
+    PolicyDecision,
+    Trajectory,
+    Turn,
+    candidate_of,
+)
 from agentlab.store.tables import LLMCall, Run, SandboxExec, Task, utcnow
+from agentlab.types import Candidate
 
 CONTEXT_SAMPLE = -1  # turns of the per-problem context stage, shared by every sample
 
@@ -343,15 +350,14 @@ class RunStore:
 
         return await self.store.acall(op)
 
-    async def candidates(self, run_id: str) -> list[CandidateRow]:
-        def op(s: Session) -> list[CandidateRow]:
-            return list(
-                s.exec(
-                    select(CandidateRow).where(
-                        CandidateRow.run_id == run_id, CandidateRow.source == ""
-                    )
-                ).all()
+    async def candidates(self, run_id: str) -> list[Candidate]:
+        """The run's own candidates (imported ones left out)."""
+
+        def op(s: Session) -> list[Candidate]:
+            query = select(CandidateRow).where(
+                CandidateRow.run_id == run_id, CandidateRow.source == ""
             )
+            return [candidate_of(row) for row in s.exec(query)]
 
         return await self.store.acall(op)
 
