@@ -8,7 +8,6 @@ import pytest
 from agentlab.scoring.selector import Option
 from agentlab.store import open_store
 from agentlab.store.run_store import RunStore
-from agentlab.store.run_tables import candidate_row
 from agentlab.store.scoring_store import ScoringStore, copy_run_candidates
 from agentlab.types import Candidate
 
@@ -23,7 +22,7 @@ async def test_a_stored_candidate_comes_back_with_its_id_and_imports_keep_it(
             await scoring.ensure_run(run, kind="run", name=run, config={})
         made = Candidate(task_id="t1", sample=1, patch="p", patch_sha="s", test="x", usd=0.25)
         assert made.id is None
-        await RunStore(store).save_candidate(candidate_row("gen", made))
+        await RunStore(store).save_candidate("gen", made)
         [back] = await scoring.candidates("gen")
         assert back.id is not None and back == made.model_copy(update={"id": back.id})
 
