@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agentlab.store import open_store
 from agentlab.store.sql import run_readonly
@@ -62,7 +63,8 @@ def sql(
     else:
         table = Table(*result.columns, show_lines=False)
         for row in result.rows:
-            table.add_row(*("NULL" if v is None else str(_jsonable(v)) for v in row))
+            # Text, not str: a value such as [true] must print as itself, not as rich markup.
+            table.add_row(*(Text("NULL" if v is None else str(_jsonable(v))) for v in row))
         console = Console()
         console.print(table)
         console.print(f"[dim]{len(result.rows)} row(s)[/]")

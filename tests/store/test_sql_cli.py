@@ -44,3 +44,13 @@ def test_sql_cli_select_delete_and_formats(store_url: str) -> None:
 
     still = _agentlab("sql", "SELECT count(*) AS n FROM run", "--store", store_url, "-f", "json")
     assert json.loads(still.stdout) == [{"n": 1}]
+
+
+def test_sql_table_prints_values_verbatim(store_url: str) -> None:
+    """A stored JSON list such as [true] is data, not rich markup (it once printed as nothing)."""
+    store = open_store(store_url)
+    store.call(lambda s: s.add(Run(id="run-b", kind="run", name='{"resolved":[true]} [bold]x')))
+    store.close()
+    shown = _agentlab("sql", "SELECT name FROM run", "--store", store_url)
+    assert shown.returncode == 0, shown.stderr
+    assert '{"resolved":[true]} [bold]x' in shown.stdout

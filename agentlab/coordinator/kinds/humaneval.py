@@ -39,6 +39,10 @@ NAME = "humaneval"
 
 BASE_IMAGE = "agentlab/base:bookworm"
 SELFTEST_PATH = "/var/tmp/agentlab/selftest.py"
+# The longest sandbox exec a sample reserves against a hard cap: the grading runner's timeout
+# (10 s x 3 + 60 s, tasks.humaneval.run_programs) plus the meter's 60 s kill grace
+# (agentlab.llm.budget.ComputeMeter); the self-test exec (20 s) reserves less.
+EXEC_WORST_S = 150.0
 SYSTEM = "You complete Python functions. Reply with code only."
 ASK = (
     "Complete this Python function. Reply with the whole function in one ```python block."
@@ -66,6 +70,16 @@ class CompletionStep(Record):
     messages: tuple[Message, ...] = ()
     completion: str
     run: ExecResult | None = None
+
+
+class TurnGrades(Record):
+    """Hidden-test verdicts of each completion a trajectory wrote, in turn order (n > 1).
+
+    A trajectory limited to t turns ends with completion ``min(t, len(resolved))``, so these
+    give its outcome at every turn limit: what ``agentlab budget plan`` needs to choose n.
+    """
+
+    resolved: tuple[bool, ...]
 
 
 class SelfTest(Record):
@@ -262,7 +276,26 @@ class HumanEvalPipeline:
         await EvalStore(self.env.store.store).record(
             self.env.run_id, evaluation_record(prediction, graded)
         )
+        await self._grade_turns(candidate, graded.resolved, grader)
         return graded.resolved
+
+    async def _grade_turns(self, candidate: Candidate, final: bool, grader: Sandbox) -> None:
+        """With ``n`` > 1, grade every completion the trajectory wrote (stage ``turn_grade``)."""
+        env, task_id, sample = self.env, candidate.task_id, candidate.sample
+        if env.config.sampling.n < 2 or env.steps(task_id, sample, "turn_grade", TurnGrades):
+            return
+        steps = env.steps(task_id, sample, "completion", CompletionStep)
+        written = [s.completion for s in steps if s.kind == "complete"]
+        verdicts: list[bool] = []
+        for turn, completion in enumerate(written):
+            if completion == candidate.patch:
+                verdicts.append(final)
+                continue
+            name = f"{task_id.replace('/', '_')}.{sample}.turn{turn}"
+            got = await he.grade_one(grader, self.problems[task_id], completion, name)
+            verdicts.append(got == "passed")
+        record = TurnGrades(resolved=tuple(verdicts)).model_dump_json()
+        await env.save_turn(task_id, sample, "turn_grade", 0, "grade", record)
 
     async def _warm_grader(self) -> Sandbox:
         async with self._grader_lock:
