@@ -21,7 +21,7 @@ from agentlab.errors import ConfigError
 from agentlab.store.budget_queries import save_prediction, save_realized
 from agentlab.store.db import Store
 from agentlab.store.run_store import RunStore
-from agentlab.store.run_tables import CandidateRow
+from agentlab.types import Candidate
 
 
 @dataclass
@@ -50,7 +50,7 @@ class RunReport:
         return self.k * len(self.samples) - sum(self.samples.values())
 
 
-def resolved_matrix(rows: list[CandidateRow], k: int) -> dict[str, list[bool]]:
+def resolved_matrix(rows: list[Candidate], k: int) -> dict[str, list[bool]]:
     """Per problem, the resolved flag of each graded sample (ungraded ones left out)."""
     by_task: dict[str, list[bool]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r.task_id, r.sample)):
