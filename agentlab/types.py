@@ -236,9 +236,12 @@ class Candidate(Record):
     ``patch`` is a diff (SWE-style) or a program / completion (function and stdin/stdout
     tasks); ``patch_sha`` is :func:`agentlab.scoring.diffs.patch_sha` of it (normalised, so
     two diffs differing only in whitespace or hunk offsets share it); ``test`` is the test
-    the trajectory wrote, if any. The store maps it to and from its ``candidate`` row.
+    the trajectory wrote, if any. The store maps it to and from its ``candidate`` row (the
+    only conversion): a trajectory makes one without ``id``; what the store gives back has
+    the row's ``id``, which selection uses to name it (the vote matrix, options, picks).
     """
 
+    id: int | None = None  # the store's row id; None until stored
     task_id: str
     sample: int = 0
     source: str = ""  # "" for a candidate of this run; run:ID or a file when imported
@@ -247,6 +250,14 @@ class Candidate(Record):
     test: str | None = None
     status: str = "final"  # final | format_failure | exhausted
     resolved: bool | None = None  # under the hidden tests, once graded
+    usd: float = 0.0  # generation dollars the store charged to it (imported ones keep theirs)
+
+    @property
+    def stored_id(self) -> int:
+        """``id`` of a stored candidate; ValueError for one never stored (it has no name)."""
+        if self.id is None:
+            raise ValueError(f"candidate {self.task_id} #{self.sample} is not stored: no id")
+        return self.id
 
 
 # ----------------------------------------------------------------------- executor records

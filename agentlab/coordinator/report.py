@@ -24,7 +24,7 @@ from agentlab.store.db import Store
 from agentlab.store.llm_log import CacheTotals, cache_totals
 from agentlab.store.profile_store import endpoint_prices
 from agentlab.store.run_store import RunStore
-from agentlab.store.run_tables import CandidateRow
+from agentlab.types import Candidate
 
 
 @dataclass
@@ -65,7 +65,7 @@ class RunReport:
         return self.k * len(self.samples) - sum(self.samples.values())
 
 
-def resolved_matrix(rows: list[CandidateRow], k: int) -> dict[str, list[bool]]:
+def resolved_matrix(rows: list[Candidate], k: int) -> dict[str, list[bool]]:
     """Per problem, the resolved flag of each graded sample (ungraded ones left out)."""
     by_task: dict[str, list[bool]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r.task_id, r.sample)):
