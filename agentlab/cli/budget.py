@@ -37,7 +37,7 @@ from agentlab.store.budget_queries import (
     read_selection_outcomes,
 )
 from agentlab.store.pilot_queries import TurnOutcomes, read_turn_outcomes
-from agentlab.store.profile_store import save_profile
+from agentlab.store.profile_store import endpoint_prices, save_profile
 from agentlab.store.tables import Run
 
 budget_app = typer.Typer(help="Coverage fits, budget plans and allocation policies.")
@@ -111,6 +111,15 @@ def _usd_per_sample(
         f"{usd:.4g} USD, MEASURED on run {run.run_id}: sampling LLM spend {llm:.4g} USD"
         f"{sandbox} / {count} samples"
     )
+
+
+def _price_notes(store: str | None, run_id: str) -> list[str]:
+    """Where ``run_id``'s endpoint prices came from (profile or pricing.yaml)."""
+    st = open_store(store)
+    try:
+        return [f"{p.endpoint}: {p.note}" for p in endpoint_prices(st, run_id)]
+    finally:
+        st.close()
 
 
 def _describe_run(run: RunOutcomes, fit_problems: int) -> str:
@@ -244,6 +253,9 @@ def plan_cmd(
         f"in the interval); {iterations}"
     )
     console.print(f"  cost per sample: {usd_source}")
+    if usd_per_sample is None:  # the pilot's spend was priced at these endpoint prices
+        for note in _price_notes(store, pilot):
+            console.print(f"    {note}", highlight=False)
     problems_from = "--problems" if problems else "the pilot's problem count"
     console.print(f"  problems: {result.problems} ({problems_from})")
     for s in sourced:
@@ -470,9 +482,11 @@ def profile_cmd(
     if best is None:
         raise ConfigError(f"endpoint {endpoint.name}: no request succeeded; nothing to price")
     console.print(
-        f"pricing: set tokens_per_s: {best.tokens_per_s:.0f} under {endpoint.price_key!r} "
-        f"(kind gpu or cpu) in configs/pricing.yaml (best aggregate, at concurrency "
-        f"{best.concurrency})"
+        f"pricing: runs on this store now bill {endpoint.name} ({endpoint.model}) from this "
+        f"profile, at the highest level not above their concurrency (best: "
+        f"{best.tokens_per_s:.1f} tok/s at concurrency {best.concurrency}); it needs a gpu/cpu "
+        f"entry {endpoint.price_key!r} in pricing.yaml for the dollars per hour",
+        highlight=False,
     )
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from agentlab.errors import ConfigError
 from agentlab.scoring.diffs import patch_sha
-from agentlab.store.scoring_store import ImportedCandidate, ScoringStore, copy_run_candidates
+from agentlab.store.scoring_store import ScoringStore, copy_run_candidates
 from agentlab.tasks.predictions import Prediction, load_predictions
+from agentlab.types import Candidate
 
 
 async def import_sources(
@@ -27,12 +28,15 @@ async def import_sources(
             added += await copy_run_candidates(scoring, run_id, other, max_sample=max_sample)
             continue
         path = Path(source)
-        by_model: dict[str, list[ImportedCandidate]] = {}
+        by_model: dict[str, list[Candidate]] = {}
         for pred in await asyncio.to_thread(_read_predictions, path):
             if max_sample is not None and pred.sample >= max_sample:
                 continue
             patch = pred.patch or ""
-            item = ImportedCandidate(pred.instance_id, patch, patch_sha(patch), sample=pred.sample)
+            sha = patch_sha(patch)
+            item = Candidate(
+                task_id=pred.instance_id, sample=pred.sample, patch=patch, patch_sha=sha
+            )
             by_model.setdefault(pred.model_name, []).append(item)
         for model, items in by_model.items():
             added += await scoring.import_candidates(run_id, f"{path.name}:{model}", items)

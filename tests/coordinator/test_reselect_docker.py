@@ -25,6 +25,7 @@ from agentlab.store.budget_queries import count_llm_calls
 from agentlab.store.run_store import RunStore
 from agentlab.store.run_tables import CandidateRow
 from agentlab.store.scoring_tables import Selection
+from agentlab.types import Candidate
 from tests.coordinator.conftest import write_experiment
 
 pytestmark = pytest.mark.docker
@@ -55,14 +56,10 @@ async def _write(store: Store, tmp_path: Path, run_id: str) -> None:
                 json.dumps({"step": 0, "tests": TESTS[task]}),
             )
             await runs.save_candidate(
-                CandidateRow(
-                    run_id=run_id,
-                    task_id=task,
-                    sample=s,
-                    patch=body,
-                    patch_sha=patch_sha(body),
-                    resolved=ok,
-                )
+                run_id,
+                Candidate(
+                    task_id=task, sample=s, patch=body, patch_sha=patch_sha(body), resolved=ok
+                ),
             )
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from agentlab.coordinator.selection_sources import import_sources
 from agentlab.store import open_store
-from agentlab.store.scoring_store import ImportedCandidate, ScoringStore
+from agentlab.store.scoring_store import ScoringStore
+from agentlab.types import Candidate
 
 
 def test_pooled_sources_keep_only_the_first_k_samples(tmp_path: Path) -> None:
@@ -33,7 +34,10 @@ def test_pooled_sources_keep_only_the_first_k_samples(tmp_path: Path) -> None:
     async def go() -> list[tuple[str, int]]:
         scoring = ScoringStore(store)
         await scoring.ensure_run("src", kind="run", name="src", config={})
-        items = [ImportedCandidate("a__b-1", f"q{s}", f"sha{s}", sample=s) for s in range(3)]
+        items = [
+            Candidate(task_id="a__b-1", patch=f"q{s}", patch_sha=f"sha{s}", sample=s)
+            for s in range(3)
+        ]
         await scoring.import_candidates("src", "", items)
         await scoring.ensure_run("sel", kind="select", name="sel", config={})
         added = await import_sources(scoring, "sel", ["run:src", str(preds)], max_sample=2)

@@ -25,9 +25,8 @@ from agentlab.store.budget_queries import count_llm_calls, read_stored_samples
 from agentlab.store.eval_store import EvalStore, EvaluationRecord
 from agentlab.store.llm_log import StoreCallRecorder
 from agentlab.store.run_store import RunStore
-from agentlab.store.run_tables import CandidateRow
 from agentlab.store.tables import SandboxExec
-from agentlab.types import CallContext, ChatResponse, Choice, Cost, Usage
+from agentlab.types import CallContext, Candidate, ChatResponse, Choice, Cost, Usage
 from tests.coordinator.conftest import write_experiment
 
 PROBLEMS = [f"HumanEval/{i}" for i in range(6)]
@@ -82,7 +81,7 @@ async def _write_run(store: Store, tmp_path: Path, run_id: str, *, priced: bool 
                 done = {"step": 1, "kind": "passed", "completion": f"c{s}"}
                 await runs.save_turn(run_id, task, s, "completion", 1, "passed", json.dumps(done))
             await runs.save_candidate(
-                CandidateRow(run_id=run_id, task_id=task, sample=s, patch="x", patch_sha=SHAS[i][s])
+                run_id, Candidate(task_id=task, sample=s, patch="x", patch_sha=SHAS[i][s])
             )
             await evals.record(
                 run_id,
@@ -231,9 +230,8 @@ def test_selection_outcomes_per_method(store: Store, tmp_path: Path) -> None:
 
     assert read_selection_outcomes(store, "sel") == []  # no picks stored: nothing measured
     rows = asyncio.run(ScoringStore(store).candidates("sel"))
-    for r in rows:
-        r.resolved = bool(CORRECT[PROBLEMS.index(r.task_id), r.sample])
-    asyncio.run(ScoringStore(store).set_resolved({r.id: bool(r.resolved) for r in rows if r.id}))
+    verdicts = {r.id: bool(CORRECT[PROBLEMS.index(r.task_id), r.sample]) for r in rows if r.id}
+    asyncio.run(ScoringStore(store).set_resolved(verdicts))
     first = {r.task_id: r.id for r in sorted(rows, key=lambda r: -r.sample)}  # the sample 0 row
 
     async def picks() -> None:
