@@ -25,7 +25,7 @@ from agentlab.coordinator.env import RunEnv, first_leaf
 from agentlab.coordinator.fanout import fan_out
 from agentlab.coordinator.kinds.swe import TESTBED, SWEKind, SWEPipeline
 from agentlab.scoring.selectors import Selector
-from agentlab.store.run_tables import CandidateRow
+from agentlab.types import Candidate
 
 CONTEXT = "(No file contents shown. The repository is the working directory; its source files:)"
 
@@ -42,10 +42,10 @@ async def write_missing_tests(pipeline: SWEPipeline) -> int:
     rows = [r for r in await env.store.candidates(env.run_id) if not (r.test or "").strip()]
     rows = [r for r in rows if r.task_id in pipeline.by_id]
 
-    async def work(row: CandidateRow) -> str | None:
+    async def work(row: Candidate) -> str | None:
         return await _write_one(pipeline, row.task_id, row.sample)
 
-    async def save(row: CandidateRow, test: str | None) -> None:
+    async def save(row: Candidate, test: str | None) -> None:
         if test is not None:
             await env.store.set_test(env.run_id, row.task_id, row.sample, test)
 
