@@ -3,7 +3,7 @@
 Runs (or resumes) three `agentlab run`s with the local model, all into one store:
 
   he-scaling  80 problems x 32 samples, one turn       configs/experiments/humaneval-scaling.yaml
-  he-serial   the same 80 x 2 trajectories of 4 turns   configs/experiments/humaneval-serial.yaml
+  he-serial1  the same 80 x 1 trajectory of 4 turns   configs/experiments/humaneval-serial.yaml
   he-plan     the run `budget plan` chose for 40 held-back problems, under its hard cap
 
 then grades every turn of the serial run, runs every sampled completion against the model's
@@ -96,10 +96,10 @@ def main() -> None:
     ]
     if not args.analyse_only:
         ensure_run(store, args.store, SCALING, "he-scaling", [*overrides, f"sampling.k={width}"])
-        ensure_run(store, args.store, SERIAL, "he-serial", overrides)
+        ensure_run(store, args.store, SERIAL, "he-serial1", overrides)
     problems = he.load_problems()
     scaling = data.sampled(store, "he-scaling", tasks)
-    serial = data.trajectories(store, "he-serial")
+    serial = data.trajectories(store, "he-serial1")
     out = report.Report(args.out, args.store)
     cache = probes.Cache(args.out / "cache.json")
     asserts = {

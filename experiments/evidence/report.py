@@ -202,7 +202,7 @@ class Report:
         )
         best = chosen.best
         self.parts.append(
-            f"`budget plan` over this pilot (80 problems x 2 trajectories x 4 turns, per-turn "
+            f"`budget plan` over this pilot (80 problems x 1 trajectory x 4 turns, per-turn "
             f"costs measured above; random pick) for the cost of 8 samples per problem chooses "
             f"k = {best.k}, n = {best.iterations}: predicted pass@1-selected "
             f"{best.predicted.point:.3f} ({best.predicted.low:.3f}-{best.predicted.high:.3f}), "
@@ -237,9 +237,9 @@ class Report:
         self.parts.append("![serial vs parallel](serial_vs_parallel.png)\n")
         self._sql(
             "SELECT task_id, sample, step, record_json FROM turn"
-            " WHERE run_id = 'he-serial' AND stage = 'completion'",
+            " WHERE run_id = 'he-serial1' AND stage = 'completion'",
             "SELECT task_id, sample, step, role, usd + replayed_usd FROM llm_call"
-            " WHERE run_id = 'he-serial'",
+            " WHERE run_id = 'he-serial1'",
         )
 
     def replay(self, results: list[tuple[str, float, float, list[an.ReplayRow]]]) -> None:
