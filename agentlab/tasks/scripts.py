@@ -137,5 +137,7 @@ def worktree_for(repo: str, uid: int) -> list[str]:
         f"find {repo} -mindepth 1 -path {repo}/.git -prune -o ! -user {uid} "
         f"-exec chown -h {uid}:{uid} {{}} +",
         f"chown root:root {repo} && chmod 1777 {repo}",
-        f"chown -R root:root {repo}/.git && chmod -R go-w {repo}/.git",
+        # Only what needs it: a warm container's reset sees any .git inode whose ctime moved.
+        f"find {repo}/.git \\( ! -user 0 -o ! -group 0 \\) -exec chown -h root:root {{}} + && "
+        f"find {repo}/.git ! -type l -perm /022 -exec chmod go-w {{}} +",
     ]
