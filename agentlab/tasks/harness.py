@@ -173,7 +173,9 @@ async def evaluate(
 
             async def grade_in(sandbox: Sandbox) -> EvalResult:
                 if instance.is_current_format:
-                    return await run_current(sandbox, instance, prediction, config)
+                    known = dataset.specs.get((instance.repo, instance.version))
+                    plugins = known.pytest_plugins if known else ()
+                    return await run_current(sandbox, instance, prediction, config, plugins)
                 spec_ = dataset.spec_for(instance)
                 return await run_in_sandbox(sandbox, instance, spec_, prediction, config)
 

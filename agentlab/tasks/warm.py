@@ -238,16 +238,18 @@ class WarmContainers:
             await self._close(held)
             raise
         held.uses += 1
+        started = time.monotonic()
         reasons = await self._reset(held)
+        took = f"reset in {time.monotonic() - started:.2f} s"
         retire = time.monotonic() - held.opened > spec.ttl_s / 2 or held.uses >= self.max_uses
         if reasons:
-            note += f"warm reset: container discarded: {'; '.join(reasons)}\n"
+            note += f"warm reset: container discarded ({took}): {'; '.join(reasons)}\n"
             await self._close(held)
         elif retire:
-            note += "warm reset: verified; container retired (age or uses)\n"
+            note += f"warm reset: verified; container retired (age or uses; {took})\n"
             await self._close(held)
         else:
-            note += "warm reset: verified; container kept for the next candidate\n"
+            note += f"warm reset: verified; container kept for the next candidate ({took})\n"
             await self._keep(slot, held)
         result.logs.run_log = note + result.logs.run_log
         return result

@@ -16,19 +16,16 @@ Controls show each hostile would change the next candidate's grade if nothing we
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-
 import pytest
 
-from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
+from agentlab.coordinator.kinds.swe_data import ProviderImages
 from agentlab.tasks import grading
 from agentlab.tasks.current import run_current
 from agentlab.tasks.harness import EvalConfig, InstanceImages, evaluate, sandbox_spec
-from agentlab.tasks.instances import convert, write_jsonl
 from agentlab.tasks.predictions import Prediction
-from agentlab.tasks.swebench import Dataset, SWEInstance, load_dataset
+from agentlab.tasks.swebench import Dataset, SWEInstance
 from agentlab.tasks.warm import WarmContainers
+from tests.tasks.current_data import current_dataset
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -68,28 +65,7 @@ def _hostile(gold: str, payload: str) -> str:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     """spans-2 in the current format, its image built from the bundle and tagged locally."""
-    import docker
-
-    from agentlab.sandbox.docker import image_exists
-
-    if not image_exists("agentlab/base:bookworm"):
-        pytest.skip("base image missing: run `agentlab sandbox build-base`")
-    old = resolve_dataset("agentlab-mini")
-    old = Dataset(old.name, [i for i in old.instances if i.instance_id == IID], old.specs,
-                  old.bundles, [])  # fmt: skip
-    records = convert(old, namespace=NAMESPACE)
-    built = asyncio.run(
-        InstanceImages(ProviderImages(), EvalConfig()).image_for(old, old.instances[0])
-    )
-    client = docker.from_env()
-    try:
-        repo, tag = records[0]["image"].rsplit(":", 1)
-        client.images.get(built).tag(repo, tag)
-    finally:
-        client.close()
-    path: Path = tmp_path_factory.mktemp("warm") / "instances.jsonl"
-    write_jsonl(records, path)
-    return load_dataset(path, offline=True)
+    return current_dataset((IID,), NAMESPACE, tmp_path_factory.mktemp("warm"))
 
 
 def _pred(inst: SWEInstance, patch: str, name: str) -> Prediction:
