@@ -24,6 +24,7 @@ applies).
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import urllib.request
 from collections.abc import Sequence
@@ -51,6 +52,41 @@ def test_lines(instance: SWEInstance) -> list[str]:
     start = next((n for n, line in enumerate(lines) if START_MARKER in line), None)
     end = next((n for n, line in enumerate(lines) if END_MARKER in line), None)
     return [] if start is None or end is None else lines[start + 1 : end]
+
+
+# Lines before the start marker that set up the environment the tests run in (and nothing
+# else: no git, no test patch, no installs).
+_ENV_LINE = re.compile(r"^\s*(source\s|\.\s|conda\s+activate\b|cd\s|export\s)")
+_HEREDOC = re.compile(r"<<-?\s*'?\"?(\w+)")
+
+
+def environment_lines(instance: SWEInstance) -> list[str]:
+    """The eval script's environment setup (``source``/``conda activate``/``cd``/``export``
+    before the start marker), for running other tests the way the eval script runs its own."""
+    out: list[str] = []
+    heredoc: str | None = None
+    for line in instance.eval_script.split("\n"):
+        if heredoc is not None:
+            heredoc = None if line.strip() == heredoc else heredoc
+            continue
+        if START_MARKER in line:
+            break
+        opened = _HEREDOC.search(line)
+        if opened:
+            heredoc = opened.group(1)
+            continue
+        if _ENV_LINE.match(line):
+            out.append(line.strip())
+    return out
+
+
+def workdir(instance: SWEInstance) -> str:
+    """Where the eval script runs its tests: its last ``cd`` before them (else /testbed)."""
+    dirs = [
+        line.split(None, 1)[1] for line in environment_lines(instance) if line.startswith("cd ")
+    ]
+    target = dirs[-1].strip() if dirs else scripts.TESTBED
+    return target if target.startswith("/") else scripts.TESTBED
 
 
 def strict_runner(instance: SWEInstance) -> str | None:
