@@ -117,6 +117,15 @@ class SamplingConfig(_Config):
     n: int = Field(1, ge=1, description="Editing iterations per trajectory.")
     test_attempts: int = Field(3, ge=1, description="Testing state machine turns per trajectory.")
     format_fixes: int = Field(2, ge=0, description="'Fix your format' turns per model reply.")
+    prompt_cache: bool | None = Field(
+        None,
+        description="Ask providers to cache each request's shared prefix (system prompt and"
+        " first user message: Anthropic cache_control). None: on when k > 1.",
+    )
+
+    def cache_prefix(self) -> bool:
+        """Whether requests are marked cacheable (``prompt_cache``, else k > 1)."""
+        return self.k > 1 if self.prompt_cache is None else self.prompt_cache
 
 
 class ContextConfig(_Config):

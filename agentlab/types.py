@@ -82,13 +82,21 @@ class Message(Record):
 class Usage(Record):
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0  # prompt tokens read from the provider's prompt cache
+    cache_write_tokens: int = 0  # prompt tokens written to it (Anthropic bills these extra)
+
+    @model_serializer(mode="wrap")
+    def _serialize(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        return _drop_empty(self, handler, ("cache_write_tokens",))
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
 
@@ -106,12 +114,15 @@ class ChatRequest(Record):
     logprobs: bool = False
     top_logprobs: int | None = None
     tools: tuple[ToolSpec, ...] = ()
+    # The prefix (system prompt and first user message) is shared with other requests: ask
+    # the provider to cache it. It changes the bill, never the answer, so it is not hashed.
+    cache_prefix: bool = False
 
     @model_serializer(mode="wrap")
     def _serialize(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, Any]:
-        return _drop_empty(self, handler, ("tools",))
+        return _drop_empty(self, handler, ("tools", "cache_prefix"))
 
 
 class TokenLogprob(Record):
@@ -157,7 +168,11 @@ class Cost(Record):
     usd: float = 0.0
     input_usd: float = 0.0
     output_usd: float = 0.0
-    cached_usd: float = 0.0
+    cached_usd: float = 0.0  # prompt-cache reads
+    cache_write_usd: float = 0.0  # prompt-cache writes
+    # What prompt caching saved on this call: its price with every prompt token billed as
+    # fresh input, minus what it was billed (negative when writes cost more than reads saved).
+    cache_saved_usd: float = 0.0
     gpu_seconds: float = 0.0
     sandbox_seconds: float = 0.0
 
@@ -221,9 +236,12 @@ class Candidate(Record):
     ``patch`` is a diff (SWE-style) or a program / completion (function and stdin/stdout
     tasks); ``patch_sha`` is :func:`agentlab.scoring.diffs.patch_sha` of it (normalised, so
     two diffs differing only in whitespace or hunk offsets share it); ``test`` is the test
-    the trajectory wrote, if any. The store maps it to and from its ``candidate`` row.
+    the trajectory wrote, if any. The store maps it to and from its ``candidate`` row (the
+    only conversion): a trajectory makes one without ``id``; what the store gives back has
+    the row's ``id``, which selection uses to name it (the vote matrix, options, picks).
     """
 
+    id: int | None = None  # the store's row id; None until stored
     task_id: str
     sample: int = 0
     source: str = ""  # "" for a candidate of this run; run:ID or a file when imported
@@ -232,6 +250,14 @@ class Candidate(Record):
     test: str | None = None
     status: str = "final"  # final | format_failure | exhausted
     resolved: bool | None = None  # under the hidden tests, once graded
+    usd: float = 0.0  # generation dollars the store charged to it (imported ones keep theirs)
+
+    @property
+    def stored_id(self) -> int:
+        """``id`` of a stored candidate; ValueError for one never stored (it has no name)."""
+        if self.id is None:
+            raise ValueError(f"candidate {self.task_id} #{self.sample} is not stored: no id")
+        return self.id
 
 
 # ----------------------------------------------------------------------- executor records

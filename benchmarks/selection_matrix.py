@@ -23,9 +23,9 @@ from rich.table import Table
 
 from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.sandbox.docker import DockerBackend
-from agentlab.scoring.matrix import Cell, CellJob, MatrixCandidate, MatrixTest, WarmRepo, run_cells
+from agentlab.scoring.matrix import Cell, CellJob, MatrixTest, WarmRepo, run_cells
 from agentlab.tasks.harness import EvalConfig, InstanceImages, sandbox_spec
-from agentlab.types import SandboxSpec
+from agentlab.types import Candidate, SandboxSpec
 
 TEST = """\
 import sys
@@ -38,7 +38,7 @@ sys.exit(1)
 """
 
 
-def _candidates(gold: str, n: int) -> list[MatrixCandidate]:
+def _candidates(gold: str, n: int) -> list[Candidate]:
     # Distinct changes: the gold fix with a different trailing comment, and every third one
     # off by one, so the matrix holds passes and failures.
     out = []
@@ -46,7 +46,11 @@ def _candidates(gold: str, n: int) -> list[MatrixCandidate]:
         start = "2" if i % 3 == 2 else "1"
         line = f"enumerate(text.splitlines(), start={start}):  # variant {i}"
         out.append(
-            MatrixCandidate(i + 1, gold.replace("enumerate(text.splitlines(), start=1):", line))
+            Candidate(
+                task_id="matrix",
+                id=i + 1,
+                patch=gold.replace("enumerate(text.splitlines(), start=1):", line),
+            )
         )
     return out
 
@@ -58,7 +62,7 @@ def _tests(n: int) -> list[MatrixTest]:
 async def ours(
     backend: DockerBackend,
     spec: SandboxSpec,
-    cands: list[MatrixCandidate],
+    cands: list[Candidate],
     tests: list[MatrixTest],
     jobs: list[CellJob],
 ) -> tuple[float, list[Cell]]:
@@ -73,7 +77,7 @@ async def ours(
 async def harness_way(
     backend: DockerBackend,
     spec: SandboxSpec,
-    cands: list[MatrixCandidate],
+    cands: list[Candidate],
     tests: list[MatrixTest],
     jobs: list[CellJob],
 ) -> tuple[float, list[Cell]]:

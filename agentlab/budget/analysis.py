@@ -12,10 +12,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agentlab.budget.fit import PowerLawFit, bootstrap_power_law
-from agentlab.budget.passk import log_spaced_ks
-from agentlab.budget.plan import DEFAULT_SELECTIONS
+from agentlab.budget.passk import coverage_curve, log_spaced_ks
 from agentlab.budget.policy import AdaptivePolicy, UniformPolicy
 from agentlab.budget.posterior import Interval, PriorPosterior
+from agentlab.budget.provenance import ASSUMED_SELECTIONS
 from agentlab.budget.simulate import RunResult, Verifier, run_policy, shape, simulate
 from agentlab.errors import ConfigError
 
@@ -31,22 +31,30 @@ class FitSummary:
     n: np.ndarray
     c: np.ndarray
     posterior: PriorPosterior
-    efficiency: float  # the state machine's selection efficiency used for "selected"
+    efficiency: float  # the selection efficiency used for "selected" (see ``budget fit``)
     law: PowerLawFit | None = None
     prior: dict[str, Interval] = field(default_factory=dict)
     rows: list[tuple[int, Interval, Interval]] = field(default_factory=list)  # k, cov, sel
+    measured: dict[int, float] = field(default_factory=dict)  # k <= samples: unbiased pass@k
+    ks: tuple[int, ...] = ()  # the k the power law was fitted at
 
 
-def fit_summary(resolved: ArrayLike, base: str = "10") -> FitSummary:
-    """Fit the problems x samples matrix of resolved outcomes (what ``budget fit`` prints)."""
+def fit_summary(
+    resolved: ArrayLike, base: str = "10", efficiency: float | None = None
+) -> FitSummary:
+    """Fit the problems x samples matrix of resolved outcomes (what ``budget fit`` prints).
+
+    ``efficiency`` scales coverage to the "selected" column; by default the assumed state
+    machine efficiency of :data:`agentlab.budget.provenance.ASSUMED_SELECTIONS`.
+    """
     mat = np.asarray(resolved, dtype=bool)
     samples = int(mat.shape[1])
     n = np.full(mat.shape[0], samples)
     c = mat.sum(axis=1)
     ks = log_spaced_ks(samples, 8)
     post = PriorPosterior(n, c)
-    eff = float(DEFAULT_SELECTIONS[2]([10])[0])
-    summary = FitSummary(int(mat.shape[0]), samples, n, c, post, eff)
+    eff = float(ASSUMED_SELECTIONS[1]([10])[0]) if efficiency is None else efficiency
+    summary = FitSummary(int(mat.shape[0]), samples, n, c, post, eff, ks=tuple(ks))
     if len(ks) >= 2:
         summary.law = bootstrap_power_law(n, c, ks, base=base)
     summary.prior = {name: post.parameter_interval(name) for name in PRIOR_PARAMETERS}
@@ -54,6 +62,8 @@ def fit_summary(resolved: ArrayLike, base: str = "10") -> FitSummary:
         iv = post.predict_observed(k)
         sel = Interval(iv.point * eff, iv.low * eff, iv.high * eff)
         summary.rows.append((k, iv, sel))
+        if k <= samples:
+            summary.measured[k] = float(coverage_curve(n, c, [k])[0])
     return summary
 
 

@@ -22,24 +22,27 @@ class TokenPrices:
 
     input_per_mtok: float
     output_per_mtok: float
-    cached_input_per_mtok: float | None = None  # defaults to the input price
+    cached_input_per_mtok: float | None = None  # cache reads; defaults to the input price
+    cache_write_per_mtok: float | None = None  # cache writes; defaults to the input price
 
     def price(self, usage: Usage) -> Cost:
-        """What one call's usage costs; cached prompt tokens are billed at the cached rate."""
-        cached_rate = (
-            self.input_per_mtok
-            if self.cached_input_per_mtok is None
-            else self.cached_input_per_mtok
-        )
-        fresh = max(usage.prompt_tokens - usage.cached_prompt_tokens, 0)
-        input_usd = fresh * self.input_per_mtok / 1e6
-        cached_usd = usage.cached_prompt_tokens * cached_rate / 1e6
+        """What one call's usage costs; prompt-cache reads and writes at their own rates."""
+        inp = self.input_per_mtok
+        read_rate = inp if self.cached_input_per_mtok is None else self.cached_input_per_mtok
+        write_rate = inp if self.cache_write_per_mtok is None else self.cache_write_per_mtok
+        read, written = usage.cached_prompt_tokens, usage.cache_write_tokens
+        fresh = max(usage.prompt_tokens - read - written, 0)
+        input_usd = fresh * inp / 1e6
+        cached_usd = read * read_rate / 1e6
+        write_usd = written * write_rate / 1e6
         output_usd = usage.completion_tokens * self.output_per_mtok / 1e6
         return Cost(
-            usd=input_usd + cached_usd + output_usd,
+            usd=input_usd + cached_usd + write_usd + output_usd,
             input_usd=input_usd,
             output_usd=output_usd,
             cached_usd=cached_usd,
+            cache_write_usd=write_usd,
+            cache_saved_usd=(read * (inp - read_rate) - written * (write_rate - inp)) / 1e6,
         )
 
 

@@ -18,15 +18,13 @@ from numpy.typing import ArrayLike
 from agentlab.budget.fit import SelectionCurve
 from agentlab.budget.passk import log_spaced_ks
 from agentlab.budget.posterior import Interval, PriorPosterior
+from agentlab.budget.provenance import ASSUMED_SELECTIONS
 from agentlab.errors import ConfigError
 
-# Efficiencies measured by CodeMonkeys at k = 10 (selected / coverage, 69.8% coverage), and
-# the selection stage's cost per problem there (131.95 USD over 500 problems).
-DEFAULT_SELECTIONS = (
-    SelectionCurve("random", (1,), (1.0,)),
-    SelectionCurve("vote", (10,), (53.0 / 69.8,)),
-    SelectionCurve("state_machine", (10,), (57.4 / 69.8,), usd_per_problem=131.95 / 500),
-)
+# Random selection (exact) plus the published CodeMonkeys efficiencies, which are assumptions
+# (see :mod:`agentlab.budget.provenance`); ``budget plan`` replaces them with what the pilot
+# measured and labels whatever remains assumed.
+DEFAULT_SELECTIONS = (SelectionCurve("random", (1,), (1.0,)), *ASSUMED_SELECTIONS)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,12 @@ def plot_fit(
     efficiency: float,
     usd_per_sample: float | None,
     problems: int,
+    selected_label: str = "selected (state machine, assumed efficiency)",
 ) -> None:
-    """Coverage and selected score vs k (and vs dollars when the cost is known), with bands."""
+    """Coverage and selected score vs k (and vs dollars when the cost is known), with bands.
+
+    ``selected_label`` names the selection method and whether its efficiency was measured.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # no display: render straight to a file
@@ -43,7 +47,7 @@ def plot_fit(
         ax.plot(np.asarray(observed) * scale, coverage_curve(n, c, observed), "o", label="pass@k")
         ax.plot(x, mid, label="coverage, zero-inflated Beta model")
         ax.fill_between(x, low, high, alpha=0.25, label="90% interval")
-        ax.plot(x, mid * efficiency, "--", label="selected (state machine)")
+        ax.plot(x, mid * efficiency, "--", label=selected_label)
         ax.fill_between(x, low * efficiency, high * efficiency, alpha=0.15)
         if len(observed) >= 2:
             law = bootstrap_power_law(n, c, observed, base=base, reps=100)

@@ -22,6 +22,7 @@ from rich.console import Console
 from agentlab.budget.cost import SandboxPrices
 from agentlab.cli.select_report import print_report
 from agentlab.coordinator.env import first_leaf
+from agentlab.coordinator.reselect import reselect, source_request
 from agentlab.coordinator.sandboxes import SandboxPool
 from agentlab.coordinator.selection import Models, ProblemResult, SelectionConfig, score_run
 from agentlab.coordinator.selection_report import build_report, write_predictions
@@ -29,6 +30,7 @@ from agentlab.coordinator.selection_sources import import_sources
 from agentlab.errors import BudgetExceededError, ConfigError
 from agentlab.llm.budget import BudgetLedger, ComputeMeter
 from agentlab.llm.pricing import default_pricing_path, load_pricing
+from agentlab.protocols import SandboxProvider
 from agentlab.scoring.llm import ModelRole
 from agentlab.store import Store, open_store
 from agentlab.store.run_store import RunStore
@@ -125,14 +127,35 @@ def select_command(
     sandbox: Annotated[
         str | None, typer.Option(help="Sandbox provider: docker (default) or process.")
     ] = None,
+    k: Annotated[
+        int | None,
+        typer.Option(
+            "--k",
+            min=1,
+            help="Use only each source's first K samples per problem (sample index < K).",
+        ),
+    ] = None,
 ) -> None:
-    """Pool candidates, vote with their generated tests, verify, select, and report."""
+    """Pool candidates, vote with their generated tests, verify, select, and report.
+
+    With ``--k`` and one ``run:ID`` of an ``agentlab run``, the run's own task kind selects
+    among its first K samples (HumanEval: CodeT; SWE: the vote matrix), then the run's
+    configured methods.
+    """
     from agentlab.cli.options import sandbox_provider
     from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 
-    data = resolve_dataset(dataset)
     provider = sandbox_provider(sandbox)
     run_id = run_id or f"select-{uuid.uuid4().hex[:8]}"
+    if k is not None and len(sources) == 1 and sources[0].startswith("run:"):
+        st = open_store(store)
+        try:
+            if source_request(st, sources[0].removeprefix("run:")) is not None:
+                _reselect(st, sources[0].removeprefix("run:"), k, run_id, provider)
+                return
+        finally:
+            st.close()
+    data = resolve_dataset(dataset)
     config = SelectionConfig(
         top_m=top_m, max_sandboxes=max_sandboxes, test_timeout_s=test_timeout, grade=grade
     )
@@ -147,7 +170,7 @@ def select_command(
         )
         # Resumed selection runs start their ledger from what they already spent.
         ledger = BudgetLedger(budget, spent_usd=await RunStore(st).spent_usd(run_id))
-        added = await import_sources(scoring, run_id, sources)
+        added = await import_sources(scoring, run_id, sources, max_sample=k)
         console.print(f"[dim]{run_id}: {added} candidates added from {len(sources)} sources[/]")
 
         def done(result: ProblemResult) -> None:
@@ -191,6 +214,25 @@ def select_command(
         asyncio.run(main())
     finally:
         st.close()
+
+
+def _reselect(st: Store, source: str, k: int, run_id: str, provider: SandboxProvider) -> None:
+    """Re-select an ``agentlab run`` at K and print selected vs pass@1 vs coverage."""
+    result = asyncio.run(reselect(st, source, k, run_id=run_id, provider=provider))
+    print_report(result.report, run_id, Console())
+    t = result.report.total
+    console.print(
+        f"run {source} at k={k} ({result.candidates} candidates, sample index < {k}): selected "
+        f"{t.selected:.3f}, pass@1 (mean resolved) {t.random:.3f}, coverage {t.coverage:.3f}"
+    )
+    methods = ", ".join(result.model_methods)
+    note = (
+        f"; {methods} ask the run's models: a stored identical request is answered from the "
+        "response cache, anything else is a new, billed call"
+        if methods
+        else " (no configured method asks a model)"
+    )
+    console.print(f"llm_call rows added: {result.llm_calls}{note}")
 
 
 def export_command(

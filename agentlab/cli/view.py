@@ -46,8 +46,10 @@ def view_command(
         db.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; try --port") from exc
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"agentlab view: http://{shown}:{server.server_address[1]}/ "
-                  f"(store {db.url}; Ctrl-C stops)", highlight=False)
+    console.print(
+        f"agentlab view: http://{shown}:{server.server_address[1]}/ (store {db.url}; Ctrl-C stops)",
+        highlight=False,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

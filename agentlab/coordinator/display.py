@@ -111,10 +111,21 @@ def summary_table(report: RunReport, model_line: str, status: str) -> Table:
     for stage, (usd, tokens) in sorted(report.stage_costs.items()):
         table.add_row(f"cost {stage}", f"{_usd(usd)} ({tokens:,} tokens)")
     table.add_row("cost total", _usd(report.spent_usd))
+    if report.usd_per_solved is not None:
+        table.add_row(f"cost per solved problem ({report.solved})", _usd(report.usd_per_solved))
     if report.replayed_usd:
         # A replayed answer is billed $0; its first cost is what a fresh run would pay.
         table.add_row("replayed from cache (not billed)", _usd(report.replayed_usd))
         table.add_row("cost total without the cache", _usd(report.spent_usd + report.replayed_usd))
+    cache = report.cache
+    if cache.read_tokens or cache.write_tokens:
+        # saved = reads x (input - read price) - writes x (write price - input), per call.
+        table.add_row(
+            "prompt cache reads / writes", f"{cache.read_tokens:,} / {cache.write_tokens:,} tokens"
+        )
+        table.add_row("saved by prompt caching", _usd(cache.saved_usd))
+    for endpoint, note in report.prices.items():
+        table.add_row(f"price {endpoint}", note)
     if report.predicted is not None:
         point, low, high = report.predicted
         table.add_row(

@@ -25,7 +25,7 @@ from agentlab.coordinator.rounds import run_rounds
 from agentlab.errors import BudgetExceededError, ScopeBudgetExceededError
 from agentlab.protocols import Executor
 from agentlab.store.run_store import RunState
-from agentlab.store.run_tables import Trajectory, candidate_of, candidate_row
+from agentlab.store.run_tables import Trajectory
 from agentlab.types import WorkItem, WorkResult
 
 ATTEMPTS = 2  # per item per invocation; an item still failing is retried on --resume
@@ -221,24 +221,24 @@ class _Batch:
 async def _attempts(env: RunEnv, pipeline: Pipeline, task_id: str, sample: int) -> str | None:
     """Run one item, retrying infrastructure failures; the last failure's reason, or None."""
     reason = ""
-    row = env.state.candidates.get((task_id, sample))
-    traj = env.state.trajectories.get((task_id, sample))
+    key = (task_id, sample)
+    candidate = env.state.candidates.get(key)
+    traj = env.state.trajectories.get(key)
     if traj is None or traj.stage != GRADING:
-        row = None  # stored before its trajectory finished: rebuild it from the steps
+        candidate = None  # stored before its trajectory finished: rebuild it from the steps
     for _ in range(ATTEMPTS):
         await env.store.set_trajectory(env.run_id, task_id, sample, status="running", attempt=True)
         try:
-            if row is None:
+            if candidate is None:
                 candidate = await pipeline.trajectory(task_id, sample)
-                row = candidate_row(env.run_id, candidate)
-                await env.store.save_candidate(row)
-                env.state.candidates[(task_id, sample)] = row
+                await env.store.save_candidate(env.run_id, candidate)
+                env.state.candidates[key] = candidate
                 await env.store.set_trajectory(
                     env.run_id, task_id, sample, stage=GRADING, status="running"
                 )
-            resolved = await pipeline.grade(candidate_of(row))
+            resolved = await pipeline.grade(candidate)
             await env.store.set_resolved(env.run_id, task_id, sample, resolved)
-            row.resolved = resolved
+            env.state.candidates[key] = candidate.model_copy(update={"resolved": resolved})
             await env.store.set_trajectory(env.run_id, task_id, sample, stage="done", status="done")
             env.state.trajectories[(task_id, sample)] = Trajectory(
                 run_id=env.run_id, task_id=task_id, sample=sample, stage="done", status="done"

@@ -21,10 +21,12 @@ from agentlab.coordinator.executors import make_executor
 from agentlab.coordinator.kinds import kind_for
 from agentlab.coordinator.kinds.base import SelectsCandidates
 from agentlab.coordinator.models import load_endpoint_configs, open_models
+from agentlab.coordinator.prices import ResolvedPrice, record_prices, resolve_prices, store_profiles
 from agentlab.coordinator.sandboxes import SandboxPool
 from agentlab.coordinator.selection import selectors_for
 from agentlab.errors import ConfigError, SandboxError
-from agentlab.llm import ScriptedEndpoint
+from agentlab.llm import EndpointConfig, ScriptedEndpoint, load_pricing
+from agentlab.llm.pricing import default_pricing_path
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import SandboxProvider
 from agentlab.sandbox import make_provider
@@ -99,6 +101,28 @@ async def reap_leftovers(provider: SandboxProvider, run_id: str) -> None:
         await provider.reap(run_id)
 
 
+def run_prices(
+    config: ExperimentConfig,
+    endpoints: dict[str, EndpointConfig],
+    store: Store,
+    run_id: str,
+    pricing: Path | None,
+) -> dict[str, ResolvedPrice]:
+    """Each used endpoint's price (profile-fed where the store has one), stored with the run."""
+    path = pricing or default_pricing_path()
+    table = load_pricing(path) if path is not None else None
+    used = sorted({m.endpoint for m in config.roles().values()})
+    prices = resolve_prices(
+        endpoints,
+        used,
+        table,
+        llm_calls=config.concurrency.llm_calls,
+        profiles=store_profiles(store),
+    )
+    record_prices(store, run_id, prices)
+    return prices
+
+
 @contextlib.asynccontextmanager
 async def run_env(
     request: RunRequest,
@@ -123,6 +147,7 @@ async def run_env(
     await reap_leftovers(provider, run_id)
     state = await runs.load(run_id)
     by_task = await runs.spend_by_task(run_id)
+    prices = await asyncio.to_thread(run_prices, config, endpoints, store, run_id, pricing)
     async with open_models(
         config,
         endpoints,
@@ -132,6 +157,7 @@ async def run_env(
         cache=StoreResponseCache(store),
         recorder=StoreCallRecorder(store),
         scripted_rules=rules,
+        prices={name: p.price for name, p in prices.items()},
     ) as models:
         pool = SandboxPool(
             provider.backend(),

@@ -143,11 +143,15 @@ async def open_clients(
     recorder: CallRecorder | None = None,
     scripted_rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
     replay: bool = False,
+    prices: Mapping[str, Price] | None = None,
+    cache_prefix: bool = False,
 ) -> AsyncIterator[dict[str, LLMClient]]:
     """One priced client per endpoint name (the one way agentlab assembles clients).
 
     ``agentlab run`` and ``agentlab select`` both come through here; every client is closed
-    on exit. A scripted endpoint answers with ``scripted_rules`` when given.
+    on exit. A scripted endpoint answers with ``scripted_rules`` when given. ``prices``
+    (resolved by :mod:`agentlab.coordinator.prices`) overrides the table's per endpoint;
+    ``cache_prefix`` marks every request's prefix cacheable.
     """
     pricing = pricing or default_pricing_path()
     table = load_pricing(pricing) if pricing is not None else None
@@ -155,12 +159,13 @@ async def open_clients(
     async with contextlib.AsyncExitStack() as stack:
         for name in names:
             endpoint = endpoints[name]
-            price = price_for(endpoint, table)
+            price = prices[name] if prices and name in prices else price_for(endpoint, table)
             if isinstance(endpoint, ScriptedEndpoint) and scripted_rules is not None:
                 clients[name] = _scripted_client(
                     endpoint, scripted_rules(endpoint), price, ledger, cache, recorder
                 )
                 clients[name].replay = replay
+                clients[name].cache_prefix = cache_prefix
                 continue
             clients[name] = await stack.enter_async_context(
                 open_client(
@@ -172,6 +177,7 @@ async def open_clients(
                     replay=replay,
                 )
             )
+            clients[name].cache_prefix = cache_prefix
         yield clients
 
 
@@ -187,11 +193,13 @@ async def open_models(
     recorder: CallRecorder | None,
     scripted_rules: Callable[[ScriptedEndpoint], Sequence[Rule]] | None = None,
     ledger: BudgetLedger | None = None,
+    prices: Mapping[str, Price] | None = None,
 ) -> AsyncIterator[Models]:
     """Open a client for every endpoint a role uses; all are closed on exit.
 
     ``ledger``: the run's ledger when it lives elsewhere (a remote worker's proxy to the
-    driver's); by default a new one from the config and what was spent."""
+    driver's); by default a new one from the config and what was spent. ``prices``: the
+    run's resolved prices by endpoint (default: the pricing table's)."""
     pricing = pricing or default_pricing_path()
     table = load_pricing(pricing) if pricing is not None else None
     # One child ledger per problem under the run's: budget.per_task_usd is as hard as cap_usd.
@@ -211,6 +219,8 @@ async def open_models(
         recorder=recorder,
         scripted_rules=scripted_rules,
         replay=config.cache == "replay",
+        prices=prices,
+        cache_prefix=config.sampling.cache_prefix(),
     ) as clients:
         if not clients:
             raise ConfigError("models: no role resolves to an endpoint; set models.default")

@@ -20,9 +20,12 @@ from agentlab.coordinator.kinds import kind_for
 from agentlab.coordinator.kinds.base import Pipeline
 from agentlab.coordinator.launch import resumed_request, scripted_rules
 from agentlab.coordinator.models import load_endpoint_configs, open_models
+from agentlab.coordinator.prices import stored_prices
 from agentlab.coordinator.sandboxes import SandboxPool
 from agentlab.errors import BudgetExceededError, ScopeBudgetExceededError
+from agentlab.llm import load_pricing
 from agentlab.llm.budget import BudgetLedger
+from agentlab.llm.pricing import default_pricing_path
 from agentlab.sandbox import make_backend
 from agentlab.store import open_store
 from agentlab.store.llm_log import StoreCallRecorder, StoreResponseCache
@@ -88,6 +91,10 @@ async def worker_run(
         runs = RunStore(store)
         state = await runs.load(run_id)
         kind = kind_for(config.dataset)
+        path = pricing or default_pricing_path()
+        table = load_pricing(path) if path is not None else None
+        used = sorted({m.endpoint for m in config.roles().values()})
+        prices = stored_prices(store, run_id, endpoints, used, table)
         async with open_models(
             config,
             endpoints,
@@ -97,6 +104,7 @@ async def worker_run(
             recorder=StoreCallRecorder(store),
             scripted_rules=scripted_rules(config),
             ledger=ledger,
+            prices=prices,
         ) as models:
             backend = make_backend(config.sandbox)
             pool = SandboxPool(

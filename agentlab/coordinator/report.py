@@ -1,5 +1,6 @@
-"""The end-of-run numbers: coverage (and its curve over k), per-stage cost, the scaling fit,
-and for a budgeted run the predicted vs realized score, stored on the run row.
+"""The end-of-run numbers: coverage (and its curve over k), per-stage cost, prompt-cache
+reads/writes and their saving, where each endpoint's price came from, the scaling fit, and
+for a budgeted run the predicted vs realized score, stored on the run row.
 
 Coverage is the share of problems with at least one candidate resolved under the hidden
 tests; coverage at k < K is the unbiased pass@k over the K samples. The prediction of a
@@ -20,8 +21,10 @@ from agentlab.budget import PowerLaw, PriorPosterior, coverage_curve, fit_power_
 from agentlab.errors import ConfigError
 from agentlab.store.budget_queries import save_prediction, save_realized
 from agentlab.store.db import Store
+from agentlab.store.llm_log import CacheTotals, cache_totals
+from agentlab.store.profile_store import endpoint_prices
 from agentlab.store.run_store import RunStore
-from agentlab.store.run_tables import CandidateRow
+from agentlab.types import Candidate
 
 
 @dataclass
@@ -43,6 +46,18 @@ class RunReport:
     policy: str = "uniform"
     k: int = 0
     samples: dict[str, int] = field(default_factory=dict)  # problem -> samples graded
+    cache: CacheTotals = field(default_factory=CacheTotals)  # provider prompt cache
+    prices: dict[str, str] = field(default_factory=dict)  # endpoint -> where its price came from
+
+    @property
+    def solved(self) -> int:
+        """Problems with at least one resolved candidate."""
+        return round(self.coverage * self.problems)
+
+    @property
+    def usd_per_solved(self) -> float | None:
+        """Spend (LLM and sandbox) per solved problem; None when nothing was solved."""
+        return self.spent_usd / self.solved if self.solved else None
 
     @property
     def saved_vs_uniform(self) -> int:
@@ -50,7 +65,7 @@ class RunReport:
         return self.k * len(self.samples) - sum(self.samples.values())
 
 
-def resolved_matrix(rows: list[CandidateRow], k: int) -> dict[str, list[bool]]:
+def resolved_matrix(rows: list[Candidate], k: int) -> dict[str, list[bool]]:
     """Per problem, the resolved flag of each graded sample (ungraded ones left out)."""
     by_task: dict[str, list[bool]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r.task_id, r.sample)):
@@ -112,6 +127,9 @@ async def build_report(store: Store, run_id: str, k: int, *, cap_usd: float | No
     report.stage_costs = await runs.stage_costs(run_id)
     report.spent_usd = sum(usd for usd, _ in report.stage_costs.values())
     report.replayed_usd = await runs.replayed_usd(run_id)
+    report.cache = await asyncio.to_thread(cache_totals, store, run_id)
+    priced = await asyncio.to_thread(endpoint_prices, store, run_id)
+    report.prices = {p.endpoint: p.note for p in priced}
     report.failed = {t: s.error or "" for t, s in state.tasks.items() if s.status == "failed"}
     decisions = await runs.decisions(run_id)
     report.policy = decisions[0].policy if decisions else "uniform"

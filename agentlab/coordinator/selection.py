@@ -21,15 +21,7 @@ from agentlab.coordinator.fanout import fan_out
 from agentlab.protocols import SandboxBackend
 from agentlab.scoring.diffs import normalise_diff, text_sha
 from agentlab.scoring.llm import ModelRole
-from agentlab.scoring.matrix import (
-    Cell,
-    CellJob,
-    MatrixCandidate,
-    MatrixTest,
-    WarmRepo,
-    plan,
-    run_cells,
-)
+from agentlab.scoring.matrix import Cell, CellJob, MatrixTest, WarmRepo, plan, run_cells
 from agentlab.scoring.selector import Option, RunTest, TestRun
 from agentlab.scoring.selectors import (
     JudgeConfig,
@@ -48,12 +40,12 @@ from agentlab.scoring.votes import (
     top,
     verdicts,
 )
-from agentlab.store.run_tables import CandidateRow
 from agentlab.store.scoring_store import CellRow, ScoringStore, TestRow, VoteRow
 from agentlab.tasks import grading
 from agentlab.tasks.harness import EvalConfig, InstanceImages, evaluate, sandbox_spec
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import Dataset, SWEInstance
+from agentlab.types import Candidate
 
 FINAL_ORDER = ("trajectory", "tournament", "judge", "logprob", "vote", "codet")
 
@@ -116,29 +108,28 @@ class ProblemResult:
 @dataclass
 class _Problem:
     instance: SWEInstance
-    rows: list[CandidateRow]
+    candidates: list[Candidate]  # stored: each has its id
     reps: dict[int, int]  # candidate id -> representative id
-    patches: dict[int, str]  # representative id -> its patch, as written (what runs)
+    distinct: dict[int, Candidate]  # representative id -> the representative (what runs)
     norms: dict[int, str]  # representative id -> normalised patch (what is compared)
     tests: list[MatrixTest]
 
 
-def _prepare(instance: SWEInstance, rows: list[CandidateRow]) -> _Problem:
+def _prepare(instance: SWEInstance, candidates: list[Candidate]) -> _Problem:
     by_sha: dict[str, int] = {}
     reps: dict[int, int] = {}
-    patches: dict[int, str] = {}
+    distinct: dict[int, Candidate] = {}
     norms: dict[int, str] = {}
     tests: dict[str, MatrixTest] = {}
-    for row in sorted(rows, key=lambda r: r.id or 0):
-        assert row.id is not None
-        norm = normalise_diff(row.patch)
-        rep = by_sha.setdefault(norm, row.id)
-        reps[row.id] = rep
-        patches.setdefault(rep, row.patch)
+    for cand in sorted(candidates, key=lambda c: c.stored_id):
+        norm = normalise_diff(cand.patch)
+        rep = by_sha.setdefault(norm, cand.stored_id)
+        reps[cand.stored_id] = rep
+        distinct.setdefault(rep, cand)
         norms.setdefault(rep, norm)
-        if row.test and row.test.strip():
-            tests.setdefault(text_sha(row.test), MatrixTest(row.id, row.test))
-    return _Problem(instance, rows, reps, patches, norms, list(tests.values()))
+        if cand.test and cand.test.strip():
+            tests.setdefault(text_sha(cand.test), MatrixTest(cand.stored_id, cand.test))
+    return _Problem(instance, candidates, reps, distinct, norms, list(tests.values()))
 
 
 @contextlib.asynccontextmanager
@@ -171,7 +162,7 @@ async def score_problem(
 ) -> ProblemResult:
     """Vote, store, then run each selector over the top m."""
     task = p.instance.instance_id
-    runnable = [MatrixCandidate(k, p.patches[k]) for k, v in p.norms.items() if v]
+    runnable = [p.distinct[k] for k, v in p.norms.items() if v]
     for repo in repos:
         await repo.stage(runnable, p.tests)
     jobs = plan(runnable, p.tests, baseline_repeats=config.baseline_repeats, repeats=config.repeats)
@@ -180,10 +171,11 @@ async def score_problem(
     ranked = rank(p.norms, count_votes(cells, tests), not_applied(cells))
     kept = top(ranked, config.top_m)
     await _save_votes(store, run_id, task, p, cells, tests, ranked, kept)
-    result = ProblemResult(task, len(p.patches), len(p.tests), sum(t.valid for t in tests.values()))
+    valid = sum(t.valid for t in tests.values())
+    result = ProblemResult(task, len(p.distinct), len(p.tests), valid)
     result.picks["vote"] = kept[0].candidate
     await store.save_selection(run_id, task, "vote", kept[0].candidate, reason="most votes")
-    options = [Option(r.candidate, p.patches[r.candidate], r.votes) for r in kept]
+    options = [Option(p.distinct[r.candidate], r.votes) for r in kept]
     problem = SelectionInput(
         task, p.instance.problem_statement, options, _test_runner(repos, options)
     )
@@ -282,13 +274,12 @@ async def score_run(
     ``selectors`` (default: the ones ``models`` enable) run after the vote matrix.
     """
     chosen = models.selectors(config.selection_tests) if selectors is None else list(selectors)
-    rows = await store.candidates(run_id)
     known = dataset.by_id()
-    groups: dict[str, list[CandidateRow]] = {}
-    for row in rows:
-        if row.task_id in known:
-            groups.setdefault(row.task_id, []).append(row)
-    problems = [_prepare(known[t], rs) for t, rs in sorted(groups.items())]
+    groups: dict[str, list[Candidate]] = {}
+    for cand in await store.candidates(run_id):
+        if cand.task_id in known:
+            groups.setdefault(cand.task_id, []).append(cand)
+    problems = [_prepare(known[t], cs) for t, cs in sorted(groups.items())]
     per = max(1, min(config.sandboxes_per_problem, config.max_sandboxes))
 
     async def work(p: _Problem) -> ProblemResult:
@@ -323,11 +314,11 @@ async def grade_candidates(
     """Grade every candidate whose ``resolved`` is unknown (each distinct change once)."""
     known = dataset.by_id()
     pending = [
-        r for r in await store.candidates(run_id) if r.resolved is None and r.task_id in known
+        c for c in await store.candidates(run_id) if c.resolved is None and c.task_id in known
     ]
-    distinct: dict[tuple[str, str], list[CandidateRow]] = {}
-    for row in pending:
-        distinct.setdefault((row.task_id, normalise_diff(row.patch)), []).append(row)
+    distinct: dict[tuple[str, str], list[Candidate]] = {}
+    for cand in pending:
+        distinct.setdefault((cand.task_id, normalise_diff(cand.patch)), []).append(cand)
 
     async def work(key: tuple[str, str]) -> bool | None:
         first = distinct[key][0]
@@ -338,7 +329,7 @@ async def grade_candidates(
 
     async def save(key: tuple[str, str], resolved: bool | None) -> None:
         if resolved is not None:
-            await store.set_resolved({r.id: resolved for r in distinct[key] if r.id is not None})
+            await store.set_resolved({c.stored_id: resolved for c in distinct[key]})
 
     await fan_out(list(distinct), work, max_workers=max(1, max_workers), on_result=save)
     return len(distinct)

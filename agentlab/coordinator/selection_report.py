@@ -11,9 +11,9 @@ from pathlib import Path
 
 from agentlab.coordinator.selection import FINAL_ORDER
 from agentlab.scoring.metrics import ProblemMetrics, RunMetrics, per_problem, per_run
-from agentlab.store.run_tables import CandidateRow
 from agentlab.store.scoring_store import ScoringStore, final_picks
 from agentlab.store.scoring_tables import Selection
+from agentlab.types import Candidate
 
 
 @dataclass
@@ -24,7 +24,7 @@ class RunReport:
     fallbacks: int
     costs: dict[str, tuple[int, float]]  # stage -> (calls, usd)
     final: dict[str, Selection]
-    candidates: list[CandidateRow]
+    candidates: list[Candidate]
 
 
 async def build_report(store: ScoringStore, run_id: str) -> RunReport:

@@ -7,25 +7,36 @@ from pathlib import Path
 
 from agentlab.errors import ConfigError
 from agentlab.scoring.diffs import patch_sha
-from agentlab.store.scoring_store import ImportedCandidate, ScoringStore, copy_run_candidates
+from agentlab.store.scoring_store import ScoringStore, copy_run_candidates
 from agentlab.tasks.predictions import Prediction, load_predictions
+from agentlab.types import Candidate
 
 
-async def import_sources(scoring: ScoringStore, run_id: str, sources: list[str]) -> int:
-    """Pool ``run:ID`` runs and predictions files into ``run_id``; returns candidates added."""
+async def import_sources(
+    scoring: ScoringStore, run_id: str, sources: list[str], *, max_sample: int | None = None
+) -> int:
+    """Pool ``run:ID`` runs and predictions files into ``run_id``; returns candidates added.
+
+    ``max_sample``: keep only samples with index below it (each source's first K samples).
+    """
     added = 0
     for source in sources:
         if source.startswith("run:"):
             other = source.removeprefix("run:")
             if not await scoring.run_exists(other):
                 raise ConfigError(f"--from {source}: no run {other!r} in the store")
-            added += await copy_run_candidates(scoring, run_id, other)
+            added += await copy_run_candidates(scoring, run_id, other, max_sample=max_sample)
             continue
         path = Path(source)
-        by_model: dict[str, list[ImportedCandidate]] = {}
+        by_model: dict[str, list[Candidate]] = {}
         for pred in await asyncio.to_thread(_read_predictions, path):
+            if max_sample is not None and pred.sample >= max_sample:
+                continue
             patch = pred.patch or ""
-            item = ImportedCandidate(pred.instance_id, patch, patch_sha(patch), sample=pred.sample)
+            sha = patch_sha(patch)
+            item = Candidate(
+                task_id=pred.instance_id, sample=pred.sample, patch=patch, patch_sha=sha
+            )
             by_model.setdefault(pred.model_name, []).append(item)
         for model, items in by_model.items():
             added += await scoring.import_candidates(run_id, f"{path.name}:{model}", items)

@@ -3,7 +3,15 @@
 The Messages API has no ``n``; a request for ``n`` samples becomes ``n`` concurrent requests
 whose choices and usage are merged, so callers see the same shape as from OpenAI. System
 messages move to the top-level ``system`` field. Token counts are normalised so that
-``prompt_tokens`` includes cache reads and writes, and ``cached_prompt_tokens`` is the reads.
+``prompt_tokens`` includes cache reads and writes, ``cached_prompt_tokens`` is the reads and
+``cache_write_tokens`` the writes.
+
+A request marked ``cache_prefix`` carries ``cache_control: {"type": "ephemeral"}`` (the
+5-minute cache) on the last system block and on the first user message: everything up to
+each marker is the cached prefix, so k samples of one problem (same system prompt and
+problem statement) write it once and read it after. The API caches only prefixes above a
+model-dependent minimum length (1,024 tokens on Sonnet); a shorter prefix is silently not
+cached and billed as plain input.
 """
 
 from __future__ import annotations
@@ -19,6 +27,21 @@ from agentlab.llm.openai import read_key
 from agentlab.llm.parse import as_int, need
 from agentlab.llm.transport import HttpPool
 from agentlab.types import ChatRequest, ChatResponse, Choice, Message, ToolCall, Usage
+
+EPHEMERAL = {"type": "ephemeral"}
+
+
+def _mark_prefix(body: dict[str, Any]) -> None:
+    # Breakpoints on the system prompt and the first user message (2 of the 4 allowed).
+    if isinstance(body.get("system"), str):
+        body["system"] = [{"type": "text", "text": body["system"], "cache_control": EPHEMERAL}]
+    first = next((m for m in body["messages"] if m["role"] == "user"), None)
+    if first is None:
+        return
+    if isinstance(first["content"], str):
+        first["content"] = [{"type": "text", "text": first["content"]}]
+    if first["content"]:
+        first["content"][-1] = {**first["content"][-1], "cache_control": EPHEMERAL}
 
 
 def request_body(request: ChatRequest, model: str) -> dict[str, Any]:
@@ -41,6 +64,8 @@ def request_body(request: ChatRequest, model: str) -> dict[str, Any]:
         body["top_p"] = request.top_p
     if request.stop:
         body["stop_sequences"] = list(request.stop)
+    if request.cache_prefix:
+        _mark_prefix(body)
     return body
 
 
@@ -121,6 +146,7 @@ def parse_message(
         prompt_tokens=fresh + read + written,
         completion_tokens=as_int(raw.get("output_tokens"), "usage.output_tokens", where),
         cached_prompt_tokens=read,
+        cache_write_tokens=written,
     )
     return text, data.get("stop_reason"), usage, tuple(calls)
 

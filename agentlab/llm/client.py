@@ -44,6 +44,7 @@ from agentlab.types import CallContext, ChatRequest, ChatResponse, Cost, Message
 def request_key(request: ChatRequest, sample: int) -> str:
     """sha256 of the canonical request plus the sample index: the cache key."""
     payload = request.model_dump(mode="json")
+    payload.pop("cache_prefix", None)  # billing only: the same request either way
     payload["sample"] = sample
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -101,6 +102,8 @@ class LLMClient:
         self._rng = random.Random(seed)
         self.prompt_per_sample = prompt_per_sample
         self.replay = replay
+        # Mark every request's prefix cacheable (the run sets it: on for k > 1 samples).
+        self.cache_prefix = False
 
     async def chat(
         self, messages: list[Message], *, context: CallContext | None = None, **params: object
@@ -116,6 +119,8 @@ class LLMClient:
         context = context or CallContext()
         if not request.model:
             request = request.model_copy(update={"model": self.model})
+        if self.cache_prefix and not request.cache_prefix:
+            request = request.model_copy(update={"cache_prefix": True})
         # Hashing the request costs CPU on the hot path; skip it when nothing reads the key.
         needs_key = self.cache is not None or self.recorder is not None
         key = request_key(request, context.sample) if needs_key else ""

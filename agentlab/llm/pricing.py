@@ -2,20 +2,27 @@
 
 Three kinds of price, told apart by ``kind``:
 
-- ``api``: dollars per million input, output and cached-input tokens;
+- ``api``: dollars per million input, output, cache-read and cache-write tokens;
 - ``gpu``: a self-hosted endpoint, priced as ``gpus`` GPUs at ``gpu_hour_usd`` each serving
   ``tokens_per_s`` tokens per second in aggregate (a call's share is its tokens over that rate);
 - ``cpu``: the local model, the same idea at a CPU-hour price.
+
+A ``gpu``/``cpu`` price's ``tokens_per_s`` is the fallback: when the store holds a throughput
+profile of the endpoint, the run's wiring (``agentlab.coordinator.prices``) replaces it with the
+profile's measured rate at the run's concurrency (:func:`rate_at`), unless the entry says
+``from_profile: false``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentlab.errors import ConfigError
 from agentlab.types import Cost, Usage
@@ -31,23 +38,67 @@ class ApiPrice(_Price):
     kind: Literal["api"] = "api"
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
-    cached_per_mtok: float | None = Field(None, ge=0, description="Defaults to the input price.")
+    cached_per_mtok: float | None = Field(
+        None, ge=0, description="Prompt-cache reads; defaults to the input price."
+    )
+    cache_write_per_mtok: float | None = Field(
+        None,
+        ge=0,
+        description="Prompt-cache writes (Anthropic: 1.25x input for the 5-minute cache);"
+        " defaults to the input price (no premium, as for OpenAI's automatic cache).",
+    )
 
     def cost(self, usage: Usage) -> Cost:
+        """Fresh input, cache reads, cache writes and output, each at its own rate."""
         cached_rate = self.input_per_mtok if self.cached_per_mtok is None else self.cached_per_mtok
-        fresh = usage.prompt_tokens - usage.cached_prompt_tokens
+        write_rate = (
+            self.input_per_mtok if self.cache_write_per_mtok is None else self.cache_write_per_mtok
+        )
+        read, written = usage.cached_prompt_tokens, usage.cache_write_tokens
+        fresh = max(usage.prompt_tokens - read - written, 0)
         inp = fresh * self.input_per_mtok / _M
-        cached = usage.cached_prompt_tokens * cached_rate / _M
+        cached = read * cached_rate / _M
+        write = written * write_rate / _M
         out = usage.completion_tokens * self.output_per_mtok / _M
-        return Cost(usd=inp + cached + out, input_usd=inp, output_usd=out, cached_usd=cached)
+        # saved = reads x (input - read price) - writes x (write price - input)
+        saved = (
+            read * (self.input_per_mtok - cached_rate)
+            - written * (write_rate - self.input_per_mtok)
+        ) / _M
+        return Cost(
+            usd=inp + cached + write + out,
+            input_usd=inp,
+            output_usd=out,
+            cached_usd=cached,
+            cache_write_usd=write,
+            cache_saved_usd=saved,
+        )
 
     def ceiling(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """The most a call of this size can cost (all prompt tokens uncached)."""
-        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / _M
+        """The most a call of this size can cost (every prompt token a cache write, if that
+        is the dearest way to bill it)."""
+        prompt_rate = max(self.input_per_mtok, self.cache_write_per_mtok or 0.0)
+        return (prompt_tokens * prompt_rate + completion_tokens * self.output_per_mtok) / _M
 
 
 class _Throughput(_Price):
-    tokens_per_s: float = Field(gt=0, description="Measured aggregate tokens/s of the server.")
+    tokens_per_s: float | None = Field(
+        None,
+        gt=0,
+        description="Aggregate tokens/s of the server: the fallback when the store holds no"
+        " profile of the endpoint (needed then).",
+    )
+    from_profile: bool = Field(
+        True,
+        description="Use the endpoint's stored throughput profile when there is one; false"
+        " makes tokens_per_s here an explicit override.",
+    )
+
+    @model_validator(mode="after")
+    def _override_has_rate(self) -> _Throughput:
+        if not self.from_profile and self.tokens_per_s is None:
+            raise ValueError("from_profile: false needs tokens_per_s")
+        return self
 
     def _hourly(self) -> float:
         raise NotImplementedError
@@ -56,6 +107,11 @@ class _Throughput(_Price):
         return 0
 
     def _seconds(self, tokens: int) -> float:
+        if self.tokens_per_s is None:
+            raise ConfigError(
+                "a gpu/cpu price has no tokens_per_s and the endpoint has no stored profile: "
+                "run `agentlab budget profile` on it, or set tokens_per_s in pricing.yaml"
+            )
         return tokens / self.tokens_per_s
 
     def cost(self, usage: Usage) -> Cost:
@@ -174,3 +230,32 @@ def price_for(endpoint: _Priced, table: PricingTable | None) -> ApiPrice | GpuPr
             "repository's configs/pricing.yaml"
         )
     return table.price(endpoint.price_key)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """The throughput a run is priced at: measured at ``level`` (scaled down to the run's
+    concurrency when every measured level is above it)."""
+
+    level: int
+    tokens_per_s: float
+    scaled: bool = False
+
+
+def rate_at(levels: Sequence[tuple[int, float]], concurrency: int) -> Rate | None:
+    """The measured throughput to price a run at ``concurrency`` with.
+
+    The highest measured level not above ``concurrency``: aggregate throughput grows with
+    concurrency, so a lower level's rate never understates the cost. If every level is above
+    it, the lowest level's rate scaled by ``concurrency / level`` (per-request speed only drops
+    as concurrency rises, so this too is a lower bound). Levels that produced no tokens are
+    ignored; None when none did.
+    """
+    useful = sorted((c, tps) for c, tps in levels if tps > 0)
+    if not useful:
+        return None
+    below = [lv for lv in useful if lv[0] <= concurrency]
+    if below:
+        return Rate(*below[-1])
+    level, tps = useful[0]
+    return Rate(level, tps * max(concurrency, 1) / level, scaled=True)

@@ -5,16 +5,24 @@ Tool calls go both ways: OpenAI ``tools`` / ``tool_calls`` / ``role: tool`` mess
 Anthropic ``tools`` / ``tool_use`` / ``tool_result`` blocks. A scripted call whose arguments
 are not a JSON object is rendered as the raw text (a string ``input`` in Anthropic form), so
 clients meet malformed tool-call JSON exactly as they would from a sloppy server.
+
+:class:`PromptCache` plays Anthropic's prompt cache: a request whose blocks carry
+``cache_control`` reads the longest marked prefix it has seen before and writes the rest up to
+its last marker, reported as ``cache_read_input_tokens`` / ``cache_creation_input_tokens``
+(counted with the scripted tokenizer; no minimum length, no expiry).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 import time
 from typing import Any
 
 from agentlab.llm.anthropic import tool_arguments
-from agentlab.types import ChatRequest, ChatResponse, Message, ToolCall, ToolSpec
+from agentlab.llm.scripted import count_tokens
+from agentlab.types import ChatRequest, ChatResponse, Message, ToolCall, ToolSpec, Usage
 
 
 def _text(content: Any) -> str:
@@ -104,7 +112,73 @@ def anthropic_request(body: dict[str, Any]) -> ChatRequest:
         max_tokens=body["max_tokens"],
         stop=tuple(body.get("stop_sequences") or ()),
         tools=tools,
+        cache_prefix=bool(_breakpoints(body)),
     )
+
+
+def _marked(value: Any) -> bool:
+    return isinstance(value, list) and any(
+        isinstance(b, dict) and "cache_control" in b for b in value
+    )
+
+
+def _breakpoints(body: dict[str, Any]) -> list[int]:
+    """Prefix ends marked with cache_control: -1 for the system prompt, else the index of the
+    message (a marked block ends its message's prefix here; good enough for a test double)."""
+    marks = [-1] if _marked(body.get("system")) else []
+    marks += [i for i, m in enumerate(body.get("messages") or ()) if _marked(m.get("content"))]
+    return marks
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
+    return value
+
+
+class PromptCache:
+    """Marked prefixes the scripted Anthropic server has seen (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def usage(self, body: dict[str, Any]) -> tuple[int, int]:
+        """``(read, written)`` prompt tokens of this request, remembering what it wrote."""
+        prefixes = []
+        for end in _breakpoints(body):
+            part = {
+                "model": body.get("model"),
+                "tools": body.get("tools"),
+                "system": body.get("system"),
+                "messages": body["messages"][: end + 1],
+            }
+            key = hashlib.sha256(json.dumps(_strip(part), sort_keys=True).encode()).hexdigest()
+            system = _text(part["system"])
+            tokens = (count_tokens(system) + 4 if system else 0) + sum(
+                count_tokens(_text(m.get("content"))) + 4 for m in part["messages"]
+            )
+            prefixes.append((key, tokens))
+        if not prefixes:
+            return 0, 0
+        with self._lock:
+            read = max((t for k, t in prefixes if k in self._seen), default=0)
+            self._seen.update(k for k, _ in prefixes)
+        return read, max(prefixes[-1][1] - read, 0)
+
+
+def with_cache_usage(resp: ChatResponse, read: int, written: int) -> ChatResponse:
+    """``resp`` with ``read``/``written`` of its prompt tokens counted as cache reads/writes."""
+    u = resp.usage
+    usage = Usage(
+        prompt_tokens=u.prompt_tokens,
+        completion_tokens=u.completion_tokens,
+        cached_prompt_tokens=min(read, u.prompt_tokens),
+        cache_write_tokens=min(written, max(u.prompt_tokens - read, 0)),
+    )
+    return resp.model_copy(update={"usage": usage})
 
 
 def openai_body(resp: ChatResponse, serial: int, bad_usage: bool) -> dict[str, Any]:
@@ -174,10 +248,14 @@ def _tool_use(call: ToolCall) -> dict[str, Any]:
 def anthropic_body(resp: ChatResponse, serial: int, bad_usage: bool) -> dict[str, Any]:
     """The first choice of ``resp`` as a Messages reply."""
     c = resp.choices[0]
+    u = resp.usage
     usage: dict[str, Any] = {
-        "input_tokens": resp.usage.prompt_tokens,
-        "output_tokens": resp.usage.completion_tokens,
+        "input_tokens": u.prompt_tokens - u.cached_prompt_tokens - u.cache_write_tokens,
+        "output_tokens": u.completion_tokens,
     }
+    if u.cached_prompt_tokens or u.cache_write_tokens:
+        usage["cache_read_input_tokens"] = u.cached_prompt_tokens
+        usage["cache_creation_input_tokens"] = u.cache_write_tokens
     if bad_usage:
         usage = {"input_tokens": "lots"}
     content: list[dict[str, Any]] = [{"type": "text", "text": c.text}] if c.text else []

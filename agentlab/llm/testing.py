@@ -36,10 +36,12 @@ from pydantic import ValidationError
 
 from agentlab.llm.scripted import Fault, Rule, ScriptedModel
 from agentlab.llm.scripted_wire import (
+    PromptCache,
     anthropic_body,
     anthropic_request,
     openai_body,
     openai_request,
+    with_cache_usage,
 )
 from agentlab.types import ChatRequest
 
@@ -67,6 +69,7 @@ class LoggedRequest:
     request: ChatRequest | None
     auth: str
     status: int
+    body: Any = None  # the decoded JSON body as sent (None if it was not JSON)
 
 
 @dataclass
@@ -111,6 +114,7 @@ class ScriptedServer:
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._handlers: set[asyncio.Task[None]] = set()
+        self.prompt_cache = PromptCache()  # Anthropic-style prefixes marked cache_control
 
     # -- public -----------------------------------------------------------------------
     @property
@@ -228,8 +232,10 @@ class ScriptedServer:
         await writer.drain()
         return headers.get("connection", "").lower() != "close"
 
-    def _arrived(self, path: str, request: ChatRequest | None, auth: str) -> LoggedRequest:
-        entry = LoggedRequest(time.monotonic(), path, request, auth, 0)
+    def _arrived(
+        self, path: str, request: ChatRequest | None, auth: str, body: Any = None
+    ) -> LoggedRequest:
+        entry = LoggedRequest(time.monotonic(), path, request, auth, 0, body)
         with self._lock:
             self._log.append(entry)
         return entry
@@ -254,12 +260,15 @@ class ScriptedServer:
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             self._arrived(path, None, auth).status = 400
             return _error(400, f"bad request: {exc}", "invalid")
-        entry = self._arrived(path, request, auth)
-        reply = await self._answer(request, auth, anthropic)
+        entry = self._arrived(path, request, auth, body)
+        cache = self.prompt_cache.usage(body) if anthropic else (0, 0)
+        reply = await self._answer(request, auth, anthropic, cache)
         entry.status = reply.status
         return reply
 
-    async def _answer(self, request: ChatRequest, auth: str, anthropic: bool) -> _Reply:
+    async def _answer(
+        self, request: ChatRequest, auth: str, anthropic: bool, cache: tuple[int, int] = (0, 0)
+    ) -> _Reply:
         expected = self.api_key if anthropic else f"Bearer {self.api_key}"
         if self.api_key is not None and auth != expected:
             # Echo the key back, as some providers do, so tests can check it gets scrubbed.
@@ -274,7 +283,7 @@ class ScriptedServer:
             await asyncio.sleep(self.model.latency_s)
         if fault is not None and fault.kind == "malformed":
             return _Reply(200, b'{"choices": [{"message": {"content": "trunc')
-        response = self.model.reply(request)
+        response = with_cache_usage(self.model.reply(request), *cache)
         render = anthropic_body if anthropic else openai_body
         bad_usage = fault is not None and fault.kind == "bad_usage"
         return _json_reply(200, render(response, next(self._serial), bad_usage))

@@ -6,7 +6,7 @@ over a run live in :mod:`agentlab.store.scoring_store` and :mod:`agentlab.coordi
 
 from agentlab.scoring.diffs import normalise_diff, patch_sha, text_sha
 from agentlab.scoring.llm import Generate, ModelRole
-from agentlab.scoring.matrix import Cell, CellJob, MatrixCandidate, MatrixTest, WarmRepo
+from agentlab.scoring.matrix import Cell, CellJob, MatrixTest, WarmRepo
 from agentlab.scoring.metrics import ProblemMetrics, RunMetrics, per_problem, per_run
 from agentlab.scoring.selector import Option, SelectionOutcome, TestRun, select
 from agentlab.scoring.votes import Ranked, TestVerdict, count_votes, rank, verdicts
@@ -15,7 +15,6 @@ __all__ = [
     "Cell",
     "CellJob",
     "Generate",
-    "MatrixCandidate",
     "MatrixTest",
     "ModelRole",
     "Option",

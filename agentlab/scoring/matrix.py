@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from agentlab.errors import SandboxError
 from agentlab.protocols import Sandbox
-from agentlab.types import ExecResult
+from agentlab.types import Candidate, ExecResult
 
 SCRATCH = "/var/tmp/agentlab-vote"  # not /tmp: the engine's archive API cannot see a tmpfs
 HOME = f"{SCRATCH}/home"  # the test's HOME, emptied before and after every cell
@@ -48,14 +48,6 @@ MAX_USER_PROCS = 128  # the eval harness's strict-mode limits
 MAX_FILE_KB = 256 * 1024
 GIT = "git -c core.fsmonitor=false -c core.hooksPath=/dev/null"
 _WIPED = ("/tmp", "/dev/shm", "/run/lock")
-
-
-@dataclass(frozen=True)
-class MatrixCandidate:
-    """A distinct change to run (``key`` is the representative candidate's id)."""
-
-    key: int
-    patch: str
 
 
 @dataclass(frozen=True)
@@ -203,10 +195,11 @@ class WarmRepo:
         self.python = python
         self.test_timeout_s = test_timeout_s
 
-    async def stage(
-        self, candidates: Sequence[MatrixCandidate], tests: Sequence[MatrixTest]
-    ) -> None:
-        """Lock down ``.git``; write every patch, test and the batch script into the sandbox."""
+    async def stage(self, candidates: Sequence[Candidate], tests: Sequence[MatrixTest]) -> None:
+        """Lock down ``.git``; write every patch, test and the batch script into the sandbox.
+
+        ``candidates`` are stored ones, one per distinct change (its representative): each
+        patch is staged under the candidate's ``id``, which names it in the cells."""
         done = await self.sandbox.exec(["bash", "-c", prepare_script(self.repo_dir)])
         if not done.ok:
             raise SandboxError(f"could not prepare {self.repo_dir}: {done.stdout}{done.stderr}")
@@ -216,7 +209,7 @@ class WarmRepo:
             mode=0o755,
         )
         for cand in candidates:
-            await self.sandbox.write_file(self._patch(cand.key), _with_newline(cand.patch))
+            await self.sandbox.write_file(self._patch(cand.stored_id), _with_newline(cand.patch))
         for test in tests:
             await self.sandbox.write_file(self._test(test.key), test.script)
 
@@ -316,7 +309,7 @@ def _cell(job: CellJob, record: _Record | None, result: ExecResult) -> Cell:
 
 
 def plan(
-    candidates: Sequence[MatrixCandidate],
+    candidates: Sequence[Candidate],
     tests: Sequence[MatrixTest],
     *,
     baseline_repeats: int = 2,
@@ -328,7 +321,9 @@ def plan(
     cannot agree with itself on unchanged code gets no vote. Jobs are grouped by candidate.
     """
     jobs = [CellJob(None, t.key, a) for a in range(baseline_repeats) for t in tests]
-    jobs += [CellJob(c.key, t.key, a) for c in candidates for a in range(repeats) for t in tests]
+    jobs += [
+        CellJob(c.stored_id, t.key, a) for c in candidates for a in range(repeats) for t in tests
+    ]
     return jobs
 
 

@@ -17,18 +17,29 @@ from agentlab.errors import ReplyFormatError
 from agentlab.scoring import prompts
 from agentlab.scoring.llm import ModelRole, Parsed, ask
 from agentlab.text import python_block
-from agentlab.types import Message
+from agentlab.types import Candidate, Message
 
 _PICK = re.compile(r"^[\W_]*PICK[\W_]*(\d+)\b", re.M)
 
 
 @dataclass(frozen=True)
 class Option:
-    """One candidate as the model sees it (numbered from 1 in vote order)."""
+    """A stored candidate with its votes, as a selector sees it (numbered from 1 in vote
+    order); the candidate itself is the one record the store gave back."""
 
-    candidate_id: int
-    patch: str
+    candidate: Candidate
     votes: int
+
+    def __post_init__(self) -> None:
+        self.candidate.stored_id  # noqa: B018 - an option must name a stored candidate
+
+    @property
+    def candidate_id(self) -> int:
+        return self.candidate.stored_id
+
+    @property
+    def patch(self) -> str:
+        return self.candidate.patch
 
 
 @dataclass(frozen=True)

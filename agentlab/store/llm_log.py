@@ -8,11 +8,39 @@ the client passes only the request hash, the context, the response and the cost.
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from agentlab.store.db import Store
 from agentlab.store.tables import LLMCacheEntry, LLMCall
 from agentlab.types import CallContext, ChatResponse, Cost
+
+
+@dataclass(frozen=True)
+class CacheTotals:
+    """A run's prompt-cache reads and writes (tokens) and what caching saved (USD)."""
+
+    read_tokens: int = 0
+    write_tokens: int = 0
+    saved_usd: float = 0.0
+
+
+# The same numbers by hand: see docs/budget.md, "Prompt caching".
+def cache_totals(store: Store, run_id: str) -> CacheTotals:
+    """Sum ``run_id``'s billed calls (replays from agentlab's own cache left out)."""
+
+    def op(session: Session) -> CacheTotals:
+        query = select(
+            func.coalesce(func.sum(LLMCall.cached_prompt_tokens), 0),
+            func.coalesce(func.sum(LLMCall.cache_write_tokens), 0),
+            func.coalesce(func.sum(LLMCall.cache_saved_usd), 0.0),
+        ).where(col(LLMCall.run_id) == run_id, col(LLMCall.cache_hit).is_(False))
+        read, written, saved = session.exec(query).one()
+        return CacheTotals(int(read), int(written), float(saved))
+
+    return store.call(op)
 
 
 class StoreResponseCache:
@@ -77,7 +105,9 @@ class StoreCallRecorder:
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             cached_prompt_tokens=usage.cached_prompt_tokens if usage else 0,
+            cache_write_tokens=usage.cache_write_tokens if usage else 0,
             usd=cost.usd,
+            cache_saved_usd=cost.cache_saved_usd,
             gpu_seconds=cost.gpu_seconds,
             latency_s=response.latency_s if response is not None else 0.0,
             attempts=attempts,

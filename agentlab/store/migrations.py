@@ -17,10 +17,12 @@ from agentlab.errors import StoreError
 Step = Callable[[Session], None]
 
 
-def _add_float_column(session: Session, table: str, column: str) -> None:
+def _add_float_column(session: Session, table: str, column: str, sql_type: str = "FLOAT") -> None:
     existing = {c["name"] for c in inspect(session.connection()).get_columns(table)}
     if column not in existing:
-        session.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} FLOAT NOT NULL DEFAULT 0"))
+        session.execute(
+            text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type} NOT NULL DEFAULT 0")
+        )
 
 
 def _v1_to_v2(session: Session) -> None:
@@ -39,8 +41,14 @@ def _v2_to_v3(session: Session) -> None:
     )
 
 
+def _v3_to_v4(session: Session) -> None:
+    """Prompt caching: cache writes and what caching saved, per call (old rows: 0, 0)."""
+    _add_float_column(session, "llm_call", "cache_write_tokens", "INTEGER")
+    _add_float_column(session, "llm_call", "cache_saved_usd")
+
+
 # STEPS[v] migrates a store from version v to v + 1.
-STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3}
+STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def migrate(session: Session, found: int, target: int) -> None:

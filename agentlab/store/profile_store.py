@@ -16,14 +16,18 @@ from typing import Any, Protocol
 from sqlmodel import Session, col, select
 
 from agentlab.store.db import Store
-from agentlab.store.profile_tables import ThroughputProfile
+from agentlab.store.profile_tables import EndpointPrice, ThroughputProfile
 from agentlab.store.tables import Run, utcnow
 
 __all__ = [
+    "EndpointPrice",
     "LevelMeasurement",
     "ThroughputProfile",
+    "endpoint_prices",
     "latest_profile",
+    "profile_levels",
     "read_profile",
+    "save_endpoint_prices",
     "save_profile",
 ]
 
@@ -110,16 +114,59 @@ def read_profile(store: Store, run_id: str) -> list[ThroughputProfile]:
     return store.call(op)
 
 
-def latest_profile(store: Store, endpoint: str) -> list[ThroughputProfile]:
-    """The rows of ``endpoint``'s most recent profile run (empty if it was never profiled)."""
+def latest_profile(
+    store: Store, endpoint: str, model: str | None = None
+) -> list[ThroughputProfile]:
+    """The rows of ``endpoint``'s most recent profile run (empty if it was never profiled);
+    with ``model``, only a profile of that model behind the endpoint counts."""
 
     def op(session: Session) -> str | None:
-        query = (
-            select(ThroughputProfile.run_id)
-            .where(ThroughputProfile.endpoint == endpoint)
-            .order_by(col(ThroughputProfile.created_at).desc(), col(ThroughputProfile.id).desc())
+        query = select(ThroughputProfile.run_id).where(ThroughputProfile.endpoint == endpoint)
+        if model is not None:
+            query = query.where(ThroughputProfile.model == model)
+        query = query.order_by(
+            col(ThroughputProfile.created_at).desc(), col(ThroughputProfile.id).desc()
         )
         return session.exec(query).first()
 
     run_id = store.call(op)
     return [] if run_id is None else read_profile(store, run_id)
+
+
+def profile_levels(
+    store: Store, endpoint: str, model: str
+) -> tuple[str, list[tuple[int, float]]] | None:
+    """The newest profile of ``endpoint`` serving ``model``: its run id and its
+    ``(concurrency, tokens_per_s)`` levels; None if there is none."""
+    rows = latest_profile(store, endpoint, model)
+    if not rows:
+        return None
+    return rows[0].run_id, [(r.concurrency, r.tokens_per_s) for r in rows]
+
+
+def save_endpoint_prices(store: Store, run_id: str, prices: Sequence[EndpointPrice]) -> None:
+    """Replace ``run_id``'s price-source rows with ``prices`` (one transaction)."""
+
+    def op(session: Session) -> None:
+        for old in session.exec(select(EndpointPrice).where(EndpointPrice.run_id == run_id)):
+            session.delete(old)
+        session.flush()
+        for row in prices:
+            row.run_id = run_id
+            session.add(row)
+
+    store.call(op)
+
+
+def endpoint_prices(store: Store, run_id: str) -> list[EndpointPrice]:
+    """Where ``run_id``'s prices came from, one row per endpoint."""
+
+    def op(session: Session) -> list[EndpointPrice]:
+        query = (
+            select(EndpointPrice)
+            .where(EndpointPrice.run_id == run_id)
+            .order_by(col(EndpointPrice.endpoint))
+        )
+        return list(session.exec(query).all())
+
+    return store.call(op)

@@ -22,8 +22,16 @@ from sqlmodel import Session, SQLModel, col, select
 from agentlab.errors import ConfigError
 from agentlab.store import runs
 from agentlab.store.db import Store
-from agentlab.store.run_tables import CandidateRow, PolicyDecision, Trajectory, Turn
+from agentlab.store.run_tables import (
+    CandidateRow,
+    PolicyDecision,
+    Trajectory,
+    Turn,
+    candidate_of,
+    candidate_row,
+)
 from agentlab.store.tables import LLMCall, Run, SandboxExec, Task, utcnow
+from agentlab.types import Candidate
 
 CONTEXT_SAMPLE = -1  # turns of the per-problem context stage, shared by every sample
 
@@ -34,7 +42,7 @@ class RunState:
 
     turns: dict[tuple[str, int, str], list[str]] = field(default_factory=dict)
     trajectories: dict[tuple[str, int], Trajectory] = field(default_factory=dict)
-    candidates: dict[tuple[str, int], CandidateRow] = field(default_factory=dict)
+    candidates: dict[tuple[str, int], Candidate] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
 
     def steps(self, task_id: str, sample: int, stage: str) -> list[str]:
@@ -152,32 +160,14 @@ class RunStore:
 
     async def load(self, run_id: str) -> RunState:
         """Everything stored for ``run_id`` that resume needs."""
-
-        def op(s: Session) -> RunState:
-            state = RunState()
-            turns = s.exec(select(Turn).where(Turn.run_id == run_id).order_by(col(Turn.step))).all()
-            grouped: dict[tuple[str, int, str], list[str]] = defaultdict(list)
-            for t in turns:
-                grouped[(t.task_id, t.sample, t.stage)].append(t.record_json)
-            state.turns = dict(grouped)
-            for tr in s.exec(select(Trajectory).where(Trajectory.run_id == run_id)).all():
-                state.trajectories[(tr.task_id, tr.sample)] = tr
-            for c in s.exec(
-                select(CandidateRow).where(CandidateRow.run_id == run_id, CandidateRow.source == "")
-            ).all():
-                state.candidates[(c.task_id, c.sample)] = c
-            for task in s.exec(select(Task).where(Task.run_id == run_id)).all():
-                state.tasks[task.task_id] = task
-            return state
-
-        return await self.store.acall(op)
+        return await self.store.acall(lambda s: load_state(s, run_id))
 
     async def load_item(
         self, run_id: str, task_id: str, sample: int
-    ) -> tuple[Trajectory | None, CandidateRow | None]:
-        """One (problem, sample)'s trajectory and candidate rows, as another process left them."""
+    ) -> tuple[Trajectory | None, Candidate | None]:
+        """One (problem, sample)'s trajectory and candidate, as another process left them."""
 
-        def op(s: Session) -> tuple[Trajectory | None, CandidateRow | None]:
+        def op(s: Session) -> tuple[Trajectory | None, Candidate | None]:
             traj = s.exec(
                 select(Trajectory).where(
                     Trajectory.run_id == run_id,
@@ -193,7 +183,7 @@ class RunStore:
                     CandidateRow.sample == sample,
                 )
             ).first()
-            return traj, cand
+            return traj, None if cand is None else candidate_of(cand)
 
         return await self.store.acall(op)
 
@@ -272,8 +262,9 @@ class RunStore:
 
     # --------------------------------------------------------------------- candidates
 
-    async def save_candidate(self, row: CandidateRow) -> None:
+    async def save_candidate(self, run_id: str, candidate: Candidate) -> None:
         """Insert or replace the candidate of (run, task, source, sample)."""
+        row = candidate_row(run_id, candidate)
 
         def op(s: Session) -> None:
             old = s.exec(
@@ -343,17 +334,35 @@ class RunStore:
 
         return await self.store.acall(op)
 
-    async def candidates(self, run_id: str) -> list[CandidateRow]:
-        def op(s: Session) -> list[CandidateRow]:
-            return list(
-                s.exec(
-                    select(CandidateRow).where(
-                        CandidateRow.run_id == run_id, CandidateRow.source == ""
-                    )
-                ).all()
+    async def candidates(self, run_id: str) -> list[Candidate]:
+        """The run's own candidates (imported ones left out)."""
+
+        def op(s: Session) -> list[Candidate]:
+            query = select(CandidateRow).where(
+                CandidateRow.run_id == run_id, CandidateRow.source == ""
             )
+            return [candidate_of(row) for row in s.exec(query)]
 
         return await self.store.acall(op)
+
+
+def load_state(s: Session, run_id: str) -> RunState:
+    """A run's stored turns, trajectories, own candidates and problems (one session)."""
+    state = RunState()
+    turns = s.exec(select(Turn).where(Turn.run_id == run_id).order_by(col(Turn.step))).all()
+    grouped: dict[tuple[str, int, str], list[str]] = defaultdict(list)
+    for t in turns:
+        grouped[(t.task_id, t.sample, t.stage)].append(t.record_json)
+    state.turns = dict(grouped)
+    for tr in s.exec(select(Trajectory).where(Trajectory.run_id == run_id)).all():
+        state.trajectories[(tr.task_id, tr.sample)] = tr
+    for c in s.exec(
+        select(CandidateRow).where(CandidateRow.run_id == run_id, CandidateRow.source == "")
+    ).all():
+        state.candidates[(c.task_id, c.sample)] = candidate_of(c)
+    for task in s.exec(select(Task).where(Task.run_id == run_id)).all():
+        state.tasks[task.task_id] = task
+    return state
 
 
 # Built once per shape and reused: constructing the statement (and its ``excluded`` columns)

@@ -108,6 +108,7 @@ def candidate_row(run_id: str, candidate: Candidate) -> CandidateRow:
 def candidate_of(row: CandidateRow) -> Candidate:
     """The :class:`~agentlab.types.Candidate` a ``candidate`` row holds."""
     return Candidate(
+        id=row.id,
         task_id=row.task_id,
         sample=row.sample,
         source=row.source,
@@ -116,4 +117,5 @@ def candidate_of(row: CandidateRow) -> Candidate:
         test=row.test,
         status=row.status,
         resolved=row.resolved,
+        usd=row.usd,
     )

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, delete, select
 
 from agentlab.store import runs
 from agentlab.store.db import Store
-from agentlab.store.run_tables import CandidateRow
+from agentlab.store.run_tables import CandidateRow, candidate_of, candidate_row
 from agentlab.store.scoring_tables import (
     CandidateVote,
     Selection,
@@ -27,6 +27,7 @@ from agentlab.store.scoring_tables import (
     VoteTest,
 )
 from agentlab.store.tables import LLMCall, Run
+from agentlab.types import Candidate
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,6 @@ class TestRow:
     passes: int
 
 
-@dataclass(frozen=True)
-class ImportedCandidate:
-    task_id: str
-    patch: str
-    patch_sha: str
-    sample: int = 0
-    test: str | None = None
-    resolved: bool | None = None
-    usd: float = 0.0
-    status: str = "final"
-
-
 class ScoringStore:
     """Scoring-specific reads and writes over a :class:`Store`; every call is off the loop."""
 
@@ -97,19 +86,19 @@ class ScoringStore:
     ) -> None:
         await runs.finish_run(self.store, run_id, status, score=score, spent_usd=spent_usd)
 
-    async def candidates(self, run_id: str) -> list[CandidateRow]:
-        """Every candidate of a run, by task then id."""
+    async def candidates(self, run_id: str) -> list[Candidate]:
+        """Every candidate of a run (its own and imported ones), by task then id."""
 
-        def op(s: Session) -> list[CandidateRow]:
+        def op(s: Session) -> list[Candidate]:
             query = select(CandidateRow).where(CandidateRow.run_id == run_id)
-            return list(s.exec(query.order_by(col(CandidateRow.task_id), col(CandidateRow.id))))
+            rows = s.exec(query.order_by(col(CandidateRow.task_id), col(CandidateRow.id)))
+            return [candidate_of(row) for row in rows]
 
         return await self.store.acall(op)
 
-    async def import_candidates(
-        self, run_id: str, source: str, items: Iterable[ImportedCandidate]
-    ) -> int:
-        """Add candidates with ``source`` set; ones already imported are skipped. Returns added."""
+    async def import_candidates(self, run_id: str, source: str, items: Iterable[Candidate]) -> int:
+        """Add candidates to ``run_id`` under ``source`` (their own ``id`` and ``source`` are not
+        kept); a (task, sample) already imported from ``source`` is skipped. Returns added."""
         rows = list(items)
 
         def op(s: Session) -> int:
@@ -124,20 +113,7 @@ class ScoringStore:
             for item in rows:
                 if (item.task_id, item.sample) in have:
                     continue
-                s.add(
-                    CandidateRow(
-                        run_id=run_id,
-                        task_id=item.task_id,
-                        source=source,
-                        sample=item.sample,
-                        patch=item.patch,
-                        patch_sha=item.patch_sha,
-                        test=item.test,
-                        status=item.status,
-                        resolved=item.resolved,
-                        usd=item.usd,
-                    )
-                )
+                s.add(candidate_row(run_id, item.model_copy(update={"id": None, "source": source})))
                 have.add((item.task_id, item.sample))
                 added += 1
             return added
@@ -276,27 +252,20 @@ class ScoringStore:
         return await self.store.acall(op)
 
 
-async def copy_run_candidates(store: ScoringStore, run_id: str, source_run: str) -> int:
-    """Import every candidate of ``source_run`` into ``run_id`` with source ``run:ID``."""
-    rows = await store.candidates(source_run)
-    items = [
-        ImportedCandidate(
-            task_id=r.task_id,
-            patch=r.patch,
-            patch_sha=r.patch_sha,
-            sample=r.sample,
-            test=r.test,
-            resolved=r.resolved,
-            usd=r.usd,
-            status=r.status,
-        )
-        for r in rows
-    ]
+async def copy_run_candidates(
+    store: ScoringStore, run_id: str, source_run: str, *, max_sample: int | None = None
+) -> int:
+    """Import the candidates of ``source_run`` into ``run_id`` with source ``run:ID``.
+
+    ``max_sample``: only candidates with sample index below it (a run's first K samples).
+    """
     # Candidates that were themselves imported keep their origin in the new source label.
-    by_source: dict[str, list[ImportedCandidate]] = {}
-    for row, item in zip(rows, items, strict=True):
-        label = f"run:{source_run}" + (f"/{row.source}" if row.source else "")
-        by_source.setdefault(label, []).append(item)
+    by_source: dict[str, list[Candidate]] = {}
+    for candidate in await store.candidates(source_run):
+        if max_sample is not None and candidate.sample >= max_sample:
+            continue
+        label = f"run:{source_run}" + (f"/{candidate.source}" if candidate.source else "")
+        by_source.setdefault(label, []).append(candidate)
     added = 0
     for label, group in by_source.items():
         added += await store.import_candidates(run_id, label, group)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def utcnow() -> datetime:
@@ -147,8 +147,11 @@ class LLMCall(SQLModel, table=True):
     request_hash: str = Field(default="", max_length=64)
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0  # prompt-cache reads
+    cache_write_tokens: int = 0  # prompt-cache writes (schema 4)
     usd: float = 0.0
+    # usd with every prompt token billed as fresh input, minus usd (schema 4): the saving.
+    cache_saved_usd: float = 0.0
     gpu_seconds: float = 0.0
     latency_s: float = 0.0
     attempts: int = 1

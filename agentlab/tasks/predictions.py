@@ -1,5 +1,6 @@
 """Predictions in the three SWE-bench shapes (``.jsonl``, ``.json`` list, ``.json`` dict by
-id) plus ``gold``; and HumanEval samples (``task_id``, ``completion``).
+id) plus ``gold``; and samples (``task_id`` with a ``completion`` for HumanEval, a ``program`` for
+stdin/stdout problems).
 
 Several predictions for the same instance are kept side by side as samples 0, 1, 2, ...
 (pass@k); an empty or missing patch is kept too, so it is counted, but never run.
@@ -63,15 +64,20 @@ def load_predictions(path: Path) -> list[Prediction]:
     return out
 
 
-def load_samples(path: Path, model_name: str = "samples") -> list[Prediction]:
-    """HumanEval samples (``task_id``, ``completion``); repeated task ids become samples."""
+def load_samples(
+    path: Path, model_name: str = "samples", text_field: str = "completion"
+) -> list[Prediction]:
+    """HumanEval samples (``task_id``, ``completion``); repeated task ids become samples.
+
+    ``text_field`` names the solution's key for other kinds (``program`` for stdin/stdout).
+    """
     out: list[Prediction] = []
     counts: dict[str, int] = {}
     for index, rec in enumerate(read_records(path)):
         task = _field(rec, "task_id", path, index)
-        completion = rec.get("completion")
+        completion = rec.get(text_field)
         if not isinstance(completion, str):
-            raise DatasetError(f"{path}: {task}: completion must be a string")
+            raise DatasetError(f"{path}: {task}: {text_field} must be a string")
         sample = counts.get(task, 0)
         counts[task] = sample + 1
         out.append(

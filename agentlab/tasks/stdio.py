@@ -21,6 +21,7 @@ still reported, for agreement between candidates).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import math
@@ -151,6 +152,51 @@ def _problem(row: _Row) -> Problem:
         time_limit_s=seconds or 2.0,
         memory_limit_mb=max(16, row.memory_limit_bytes // (1024 * 1024)),
     )
+
+
+ENTRY_POINTS = ("main", "solve")
+
+
+def with_entry_call(program: str) -> str:
+    """``program`` with ``name()`` appended when it defines an entry point but never runs it.
+
+    A model asked for a whole program often writes ``def main(): ...`` (or ``solve``) and
+    stops, so the program reads nothing and prints nothing. The exact rule: when the program
+    parses, defines ``main`` or ``solve`` at the top level with no required parameters, and
+    no module-level statement (one outside every ``def`` and ``class``; an
+    ``if __name__ == "__main__":`` block counts as module level) calls ``main`` or ``solve``
+    by name, then ``main()`` (else ``solve()``) is appended on a line of its own after two
+    blank lines (trailing newlines trimmed first). Anything else is returned unchanged,
+    including a program that does not parse (it then fails as written).
+    """
+    try:
+        tree = ast.parse(program)
+    except (SyntaxError, ValueError):
+        return program
+    definitions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    called = {
+        node.func.id
+        for statement in tree.body
+        if not isinstance(statement, definitions)
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    if called & set(ENTRY_POINTS):
+        return program
+    defined = {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and _no_required_args(node.args)
+    }
+    for name in ENTRY_POINTS:
+        if name in defined:
+            return program.rstrip("\n") + f"\n\n\n{name}()\n"
+    return program
+
+
+def _no_required_args(args: ast.arguments) -> bool:
+    positional = len(args.posonlyargs) + len(args.args)
+    return positional == len(args.defaults) and None not in args.kw_defaults
 
 
 def normalise(text: str) -> str:

@@ -81,7 +81,7 @@ class ReadOnlyStore:
             raise StoreSchemaError(
                 f"{self.url} has schema version {found}, older than this agentlab's "
                 f"({SCHEMA_VERSION}); the viewer never writes, so migrate it once with "
-                f"`agentlab sql --store URL \"select 1\"` and reload"
+                f'`agentlab sql --store URL "select 1"` and reload'
             )
         raise StoreSchemaError(
             f"{self.url} has schema version {found}, newer than this agentlab "

@@ -42,8 +42,9 @@ def coverage_svg(stats: dict[str, Any]) -> str:
         fit = curve.get("fit")
         if fit:
             ax.plot(ks, fit["curve"], ":", label=f"power law, a={fit['a']:.3f} b={fit['b']:.3f}")
-            ax.fill_between(ks, fit["low"], fit["high"], alpha=0.2, color="grey",
-                            label="90% bootstrap band")
+            ax.fill_between(
+                ks, fit["low"], fit["high"], alpha=0.2, color="grey", label="90% bootstrap band"
+            )
         if stats.get("random_pick") is not None:
             ax.axhline(stats["random_pick"], ls="--", color="tab:orange", label="random pick")
         for method, sel in stats.get("selected", {}).items():

@@ -26,7 +26,8 @@ def shard_name(kind: str, params: dict[str, Any]) -> str:
     """The file name of one request; the same rule as ``shardName`` in static/app.js."""
     qs = "&".join(
         f"{quote(k, safe='')}={quote(str(params[k]), safe='')}"
-        for k in sorted(params) if params[k] not in (None, "")
+        for k in sorted(params)
+        if params[k] not in (None, "")
     )
     raw = f"{kind}?{qs}".encode()
     return "".join(chr(b) if b in SAFE else f"~{b:02x}" for b in raw)

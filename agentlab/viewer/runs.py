@@ -95,8 +95,10 @@ def runs_list(db: ReadOnlyStore, params: dict[str, str]) -> dict[str, Any]:
         raise ConfigError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
     order = "ASC" if params.get("dir") == "asc" else "DESC"
     page = _page(params.get("page"))
-    where = "(:kind = '' OR kind = :kind) AND (:status = '' OR status = :status) AND " \
+    where = (
+        "(:kind = '' OR kind = :kind) AND (:status = '' OR status = :status) AND "
         "(:q = '' OR name LIKE :like OR id LIKE :like)"
+    )
     args = {
         "kind": params.get("kind", ""),
         "status": params.get("status", ""),
@@ -142,13 +144,15 @@ def runs_list(db: ReadOnlyStore, params: dict[str, str]) -> dict[str, Any]:
                 coverage[r["run_id"]] = int(r["solved"]) / max(int(r["n"]), 1)
     out = []
     for r in rows:
-        out.append({
-            **{k: v for k, v in r.items() if k != "config_json"},
-            "models": models_of(r["config_json"]),
-            "problems": problems.get(r["id"], 0),
-            "coverage": coverage.get(r["id"]),
-            "duration_s": duration_s(r),
-        })
+        out.append(
+            {
+                **{k: v for k, v in r.items() if k != "config_json"},
+                "models": models_of(r["config_json"]),
+                "problems": problems.get(r["id"], 0),
+                "coverage": coverage.get(r["id"]),
+                "duration_s": duration_s(r),
+            }
+        )
     return {"runs": out, "page": page, "more": more, "sort": sort, "dir": order.lower()}
 
 
@@ -210,34 +214,39 @@ def problems_page(
             "SELECT task_id, COUNT(*) AS samples, SUM(CASE WHEN status = 'done' THEN 1 ELSE 0"
             f" END) AS done FROM trajectory WHERE run_id = :r AND task_id IN {clause}"
             " GROUP BY task_id",
-            r=run_id, **names,
+            r=run_id,
+            **names,
         ):
             stats[r["task_id"]].update(samples=int(r["samples"]), done=int(r["done"] or 0))
         for r in db.rows(
             "SELECT instance_id, COUNT(*) AS graded, SUM(CASE WHEN resolved THEN 1 ELSE 0 END)"
             f" AS resolved FROM evaluation WHERE run_id = :r AND instance_id IN {clause}"
             " GROUP BY instance_id",
-            r=run_id, **names,
+            r=run_id,
+            **names,
         ):
             stats[r["instance_id"]].update(graded=int(r["graded"]), resolved=int(r["resolved"]))
         for r in db.rows(  # a selection run's pooled candidates carry their grades
             "SELECT task_id, COUNT(*) AS graded, SUM(CASE WHEN resolved THEN 1 ELSE 0 END)"
             f" AS resolved FROM candidate WHERE run_id = :r AND task_id IN {clause}"
             " AND resolved IS NOT NULL GROUP BY task_id",
-            r=run_id, **names,
+            r=run_id,
+            **names,
         ):
             if "graded" not in stats[r["task_id"]]:
                 stats[r["task_id"]].update(graded=int(r["graded"]), resolved=int(r["resolved"]))
         for r in db.rows(
             "SELECT task_id, SUM(usd) AS usd FROM llm_call WHERE run_id = :r AND task_id IN"
             f" {clause} GROUP BY task_id",
-            r=run_id, **names,
+            r=run_id,
+            **names,
         ):
             stats[r["task_id"]]["usd"] = float(r["usd"] or 0.0)
         for r in db.rows(
             "SELECT s.task_id, s.method, c.resolved FROM selection s LEFT JOIN candidate c ON"
             f" c.id = s.candidate_id WHERE s.run_id = :r AND s.task_id IN {clause}",
-            r=run_id, **names,
+            r=run_id,
+            **names,
         ):
             stats[r["task_id"]].setdefault("selected", {})[r["method"]] = r["resolved"]
     problems = [{**r, **stats.get(r["task_id"], {})} for r in rows]
@@ -265,8 +274,7 @@ def decisions_page(db: ReadOnlyStore, run_id: str, page_value: Any) -> dict[str,
         f" LIMIT {DECISIONS_PAGE + 1} OFFSET {page * DECISIONS_PAGE}",
         r=run_id,
     )
-    return {"decisions": rows[:DECISIONS_PAGE], "page": page,
-            "more": len(rows) > DECISIONS_PAGE}
+    return {"decisions": rows[:DECISIONS_PAGE], "page": page, "more": len(rows) > DECISIONS_PAGE}
 
 
 def decision_stops(db: ReadOnlyStore, run_id: str, round_value: Any) -> dict[str, Any]:
@@ -277,7 +285,8 @@ def decision_stops(db: ReadOnlyStore, run_id: str, round_value: Any) -> dict[str
         f"SELECT j.key AS task_id, j.value AS reason FROM policy_decision d,"
         f" json_each({_as_json(db, 'd.stops_json')}) j WHERE d.run_id = :r AND d.round = :n"
         f" LIMIT {STOPS + 1}",
-        r=run_id, n=rnd,
+        r=run_id,
+        n=rnd,
     )
     return {"round": rnd, "stops": rows[:STOPS], "more": len(rows) > STOPS}
 

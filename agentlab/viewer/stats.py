@@ -67,9 +67,12 @@ def coverage_block(n: list[int], c: list[int]) -> dict[str, Any]:
         return out
     low, high = law.band(ks)
     out["fit"] = {
-        "a": law.a.point, "b": law.b.point, "base": law.law.base,
+        "a": law.a.point,
+        "b": law.b.point,
+        "base": law.law.base,
         "curve": [float(v) for v in law.law(ks)],
-        "low": [float(v) for v in low], "high": [float(v) for v in high],
+        "low": [float(v) for v in low],
+        "high": [float(v) for v in high],
     }
     return out
 
@@ -111,8 +114,11 @@ def run_stats(db: ReadOnlyStore, run_id: str) -> dict[str, Any]:
         "cost_by_role": by_role,
         "cost_over_time": cost_over_time(db, run_id),
         "sandbox_s": float(
-            (db.one("SELECT SUM(duration_s) AS s FROM sandbox_exec WHERE run_id = :r", r=run_id)
-             or {}).get("s") or 0.0
+            (
+                db.one("SELECT SUM(duration_s) AS s FROM sandbox_exec WHERE run_id = :r", r=run_id)
+                or {}
+            ).get("s")
+            or 0.0
         ),
     }
 
@@ -132,8 +138,9 @@ def cost_over_time(db: ReadOnlyStore, run_id: str) -> list[dict[str, Any]]:
         if (i + 1) % step == 0 or i == len(rows) - 1:
             at = parse_time(r["created_at"])
             minutes = (at - start).total_seconds() / 60 if at and start else None
-            out.append({"t": str(r["created_at"]), "minutes": minutes, "calls": i + 1,
-                        "usd": total})
+            out.append(
+                {"t": str(r["created_at"]), "minutes": minutes, "calls": i + 1, "usd": total}
+            )
     return out
 
 
@@ -189,13 +196,21 @@ def compare(db: ReadOnlyStore, a: str, b: str) -> dict[str, Any]:
 
     summary = {
         rid: {
-            "name": runs[rid]["name"], "coverage": share(rid, "solved"),
-            "selected": share(rid, "selected"), "usd": usd(rid),
+            "name": runs[rid]["name"],
+            "coverage": share(rid, "solved"),
+            "selected": share(rid, "selected"),
+            "usd": usd(rid),
         }
         for rid in (a, b)
     }
     return {
-        "a": a, "b": b, "common": count, "only_a": only_a, "only_b": only_b,
-        "p_value": mcnemar_exact(only_a, only_b), "summary": summary, "rows": rows[:500],
+        "a": a,
+        "b": b,
+        "common": count,
+        "only_a": only_a,
+        "only_b": only_b,
+        "p_value": mcnemar_exact(only_a, only_b),
+        "summary": summary,
+        "rows": rows[:500],
         "rows_total": len(rows),
     }

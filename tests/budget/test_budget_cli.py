@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from agentlab.budget.simulate import SHAPES, simulate
 from agentlab.store import open_store
+from agentlab.store.profile_store import EndpointPrice
 from agentlab.store.tables import Evaluation, LLMCall, Run
 
 
@@ -43,6 +44,8 @@ def _populate(url: str, problems: int = 60, samples: int = 8) -> None:
                 LLMCall(run_id="pilot", role="editor", task_id=f"o__r-{i}", sample=j, usd=0.5)
             )
         session.add(Evaluation(run_id="tiny", instance_id="a", outcome="resolved", resolved=True))
+        note = "price from profile profile-1 at concurrency 4 (measured level 4): 900.0 tok/s"
+        session.add(EndpointPrice(run_id="pilot", endpoint="box", source="profile", note=note))
 
     store.call(add)
     store.close()
@@ -61,6 +64,9 @@ def test_fit_plan_and_errors(tmp_path: Path) -> None:
     assert planned.returncode == 0, planned.stderr
     assert "best for 200.00 USD on 60 problems" in planned.stdout
     assert "predicted score" in planned.stdout
+    # Where the pilot's USD per sample came from, down to the profile that priced it.
+    assert "cost per sample: 0.5 USD, MEASURED on run pilot" in planned.stdout
+    assert "box: price from profile profile-1 at concurrency 4" in planned.stdout
 
     for args, needle in [
         (["budget", "fit", "nope", "--store", url], "not in the store"),

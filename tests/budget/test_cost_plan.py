@@ -20,6 +20,20 @@ def test_token_prices_bill_cached_tokens_at_their_rate() -> None:
     assert cost.cached_usd == pytest.approx(0.15)
     assert cost.output_usd == pytest.approx(1.5)
     assert cost.usd == pytest.approx(3.15)
+    assert cost.cache_saved_usd == pytest.approx(0.5 * (3.0 - 0.3))
+
+
+def test_token_prices_bill_cache_writes_at_the_write_rate() -> None:
+    prices = TokenPrices(
+        input_per_mtok=3.0, output_per_mtok=15.0, cached_input_per_mtok=0.3,
+        cache_write_per_mtok=3.75,
+    )  # fmt: skip
+    usage = Usage(prompt_tokens=1_000_000, cached_prompt_tokens=200_000, cache_write_tokens=300_000)
+    cost = prices.price(usage)
+    assert cost.input_usd == pytest.approx(0.5 * 3.0)  # the 500k fresh tokens
+    assert cost.cache_write_usd == pytest.approx(0.3 * 3.75)
+    assert cost.usd == pytest.approx(1.5 + 0.2 * 0.3 + 0.3 * 3.75)
+    assert cost.cache_saved_usd == pytest.approx(0.2 * (3.0 - 0.3) - 0.3 * (3.75 - 3.0))
 
 
 def test_self_hosted_and_sandbox_pricing() -> None:

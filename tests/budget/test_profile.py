@@ -90,8 +90,9 @@ def test_cli_stores_one_row_per_level(server: ScriptedServer, tmp_path: Path) ->
         "--requests-per-level", "8", "--max-tokens", "64", "--store", url,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "tokens/s" in done.stdout and "set tokens_per_s:" in done.stdout
-    assert "at concurrency 4" in done.stdout  # the best level is the one recommended
+    out = " ".join(done.stdout.split())
+    assert "tokens/s" in out and "now bill gpu-box (coder-7b) from this profile" in out
+    assert "at concurrency 4" in out  # the best level is named
 
     query = (
         "SELECT p.concurrency, p.requests, p.completion_tokens, p.errors, p.tokens_per_s, "

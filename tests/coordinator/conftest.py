@@ -3,6 +3,8 @@ and snapshots of what a run stored (for comparing runs and finding duplicate row
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,3 +119,14 @@ def assert_no_duplicates(snap: dict[str, list[tuple[Any, ...]]]) -> None:
     assert len(traj_keys) == len(set(traj_keys))
     cand_keys = [c[:2] for c in snap["candidates"]]
     assert len(cand_keys) == len(set(cand_keys))
+
+
+def agentlab_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``python -m agentlab ARGS`` from the repository root, as a user runs it; output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", "agentlab", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

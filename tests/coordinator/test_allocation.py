@@ -24,7 +24,7 @@ from agentlab.errors import ConfigError
 from agentlab.scoring.diffs import patch_sha
 from agentlab.store import open_store
 from agentlab.store.run_store import RunState
-from agentlab.store.run_tables import PolicyDecision, candidate_row
+from agentlab.store.run_tables import PolicyDecision
 from agentlab.store.tables import Evaluation, Run
 from agentlab.types import Candidate, ExecResult
 
@@ -150,7 +150,7 @@ def _signalled(state: RunState, task: str, sample: int, diff: str) -> None:
     )
     state.turns[(task, sample, "editing")] = [step.model_dump_json()]
     candidate = Candidate(task_id=task, sample=sample, patch=diff, patch_sha=patch_sha(diff))
-    state.candidates[(task, sample)] = candidate_row("r", candidate)
+    state.candidates[(task, sample)] = candidate
 
 
 DIFF = """diff --git a/m.py b/m.py

@@ -10,9 +10,9 @@ from agentlab.coordinator.kinds.humaneval import completion_from
 from agentlab.coordinator.kinds.swe_gold import edit_blocks
 from agentlab.store import Store
 from agentlab.store.run_store import RunStore
-from agentlab.store.run_tables import CandidateRow
 from agentlab.tasks import humaneval as he
 from agentlab.tasks.swebench import Dataset, diff_files
+from agentlab.types import Candidate
 from tests.coordinator.conftest import assert_no_duplicates, snapshot
 
 
@@ -49,7 +49,7 @@ async def test_turns_and_candidates_are_written_once(store: Store) -> None:
     for _ in range(2):  # a replayed step or candidate replaces, never duplicates
         await runs.save_turn("r1", "t1", 0, "testing", 0, "WRITE", "{}")
         await runs.set_trajectory("r1", "t1", 0, stage="testing", status="running", attempt=True)
-        await runs.save_candidate(CandidateRow(run_id="r1", task_id="t1", sample=0, patch="d"))
+        await runs.save_candidate("r1", Candidate(task_id="t1", sample=0, patch="d"))
     await runs.set_resolved("r1", "t1", 0, True)
     snap = snapshot(store, "r1")
     assert_no_duplicates(snap)

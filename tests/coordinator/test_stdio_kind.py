@@ -10,7 +10,7 @@ import pytest
 
 from agentlab.config import DatasetConfig
 from agentlab.coordinator.kinds import get_kind, kind_for
-from agentlab.coordinator.kinds.stdio import StdioKind, prompt
+from agentlab.coordinator.kinds.stdio import SKELETON, StdioKind, prompt
 from agentlab.errors import ConfigError
 from agentlab.tasks import stdio
 
@@ -51,3 +51,13 @@ def test_reference_rules_answer_each_problem_with_its_reference() -> None:
         matching = [r for r in rules if r.user and re.search(r.user, prompt(problem))]
         assert len(matching) == 1, problem.task_id  # statements are told apart
         assert problem.reference and problem.reference in matching[0].replies[0]
+
+
+def test_the_prompt_shows_the_examples_and_a_stdin_to_stdout_skeleton() -> None:
+    problem = PROBLEMS["agentlab-stdio/sum-two"]
+    text = prompt(problem)
+    assert problem.statement in text
+    assert "Example input:\n```\n1 2\n```\nExample output:\n```\n3\n```" in text
+    assert f"```python\n{SKELETON}```" in text
+    assert "data = sys.stdin.read().split()" in SKELETON and SKELETON.endswith("\nmain()\n")
+    assert text.rstrip().endswith("Reply with the complete program in one ```python block.")

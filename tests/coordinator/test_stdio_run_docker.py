@@ -7,23 +7,21 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from agentlab.coordinator.kinds.stdio import StdioKind
+from agentlab.coordinator.kinds.stdio import SKELETON, StdioKind
 from agentlab.llm import ScriptedModel
 from agentlab.llm.scripted import Rule
 from agentlab.llm.testing import ScriptedServer
 from agentlab.store import open_store
 from agentlab.store.run_store import RunStore
 from agentlab.tasks import stdio
-from tests.coordinator.conftest import write_experiment
+from tests.coordinator.conftest import agentlab_cli, write_experiment
 
 pytestmark = pytest.mark.docker
 
-ROOT = Path(__file__).resolve().parents[2]
 PROBLEMS = stdio.load_problems(stdio.BUNDLED["agentlab-stdio"])
 SUM, PARITY, LIS = (f"agentlab-stdio/{n}" for n in ("sum-two", "parity", "lis-length"))
 NAIVE_LIS = (
@@ -64,16 +62,6 @@ def _model() -> ScriptedModel:
     )
 
 
-def _agentlab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentlab", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
 def _summary(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
     """The run's summary table (printed on stderr), as what -> value."""
     table = {}
@@ -85,7 +73,7 @@ def _summary(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
 
 
 def _rows(url: str, sql: str) -> list[dict[str, object]]:
-    done = _agentlab("sql", "--store", url, "--format", "json", sql)
+    done = agentlab_cli("sql", "--store", url, "--format", "json", sql)
     assert done.returncode == 0, done.stderr
     rows: list[dict[str, object]] = json.loads(done.stdout)
     return rows
@@ -105,7 +93,7 @@ async def test_run_refines_on_examples_and_grades_hidden_cases(
             store=url,
             dataset="agentlab-stdio",
         )
-        done = _agentlab("run", str(path), "--run-id", run_id, "--store", url)
+        done = agentlab_cli("run", str(path), "--run-id", run_id, "--store", url)
     assert done.returncode == 0, done.stderr[-3000:]
     table = _summary(done)
     # Two of three problems solved: coverage 2/3 at every k (all samples agree per problem).
@@ -144,10 +132,34 @@ async def test_run_refines_on_examples_and_grades_hidden_cases(
     assert all(kind.own_test_signal(state, t, s) for t in (SUM, PARITY, LIS) for s in (0, 1))
 
 
+async def test_a_program_defining_main_without_calling_it_is_run(
+    base_image: str, tmp_path: Path, run_id: str
+) -> None:
+    """What a small model writes: ``def main()`` over stdin, never called. The reply is
+    answered only when the prompt carried the skeleton; the stored program gets ``main()``."""
+    uncalled = "import sys\n\ndef main():\n    a, b = map(int, sys.stdin.read().split())\n"
+    uncalled += "    print(a + b)\n"
+    skeleton = re.escape("data = sys.stdin.read().split()")
+    model = ScriptedModel(
+        [Rule(user=_asked(SUM) + r"[\s\S]*" + skeleton, replies=(_fenced(uncalled),))]
+    )
+    url = f"sqlite:///{tmp_path}/runs.db"
+    with ScriptedServer(model) as server:
+        path = write_experiment(
+            tmp_path, server.base_url, [SUM], k=1, n=1, store=url, dataset="agentlab-stdio"
+        )
+        done = agentlab_cli("run", str(path), "--run-id", run_id, "--store", url)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _summary(done)["candidates (resolved)"] == "1 (1)"
+    [row] = _rows(url, f"select patch, resolved from candidate where run_id = '{run_id}'")
+    assert row["patch"] == uncalled + "\n\nmain()\n" and row["resolved"]
+    assert "main()" in SKELETON
+
+
 @pytest.mark.slow
 def test_scripted_config_solves_every_problem(base_image: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/all.db"
-    done = _agentlab(
+    done = agentlab_cli(
         "run", "configs/experiments/stdio-scripted.yaml", "--run-id", "stdio-all", "--store", url
     )
     assert done.returncode == 0, done.stderr[-3000:]

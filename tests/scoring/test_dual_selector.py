@@ -17,7 +17,7 @@ from agentlab.llm.scripted import Rule
 from agentlab.scoring.llm import ModelRole
 from agentlab.scoring.selector import Option, TestRun
 from agentlab.scoring.selectors import DualConfig, SelectionInput, make_selector
-from agentlab.types import CallContext, ChatRequest, ChatResponse
+from agentlab.types import CallContext, Candidate, ChatRequest, ChatResponse
 
 TESTS = ("assert f(1) == 2", "assert f(2) == 4", "assert f(0) == 1", "assert f(3) == 6")
 # Candidate 7 (top-voted) passes the one wrong test and two right ones; 8 and 9 behave alike
@@ -44,7 +44,12 @@ async def _run_test(script: str) -> Mapping[int, TestRun]:
 
 
 def _problem() -> SelectionInput:
-    options = [Option(7, "p7", 3), Option(8, "p8", 2), Option(9, "p9", 2), Option(10, "p10", 1)]
+    options = [
+        Option(Candidate(id=7, task_id="t", patch="p7"), 3),
+        Option(Candidate(id=8, task_id="t", patch="p8"), 2),
+        Option(Candidate(id=9, task_id="t", patch="p9"), 2),
+        Option(Candidate(id=10, task_id="t", patch="p10"), 1),
+    ]
     return SelectionInput("t", "Double a number.", options, _run_test)
 
 

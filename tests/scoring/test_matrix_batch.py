@@ -15,13 +15,13 @@ import pytest
 from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.scoring.matrix import (
     CellJob,
-    MatrixCandidate,
     MatrixTest,
     WarmRepo,
     parse_records,
     run_cells,
 )
 from agentlab.tasks.harness import EvalConfig, InstanceImages, sandbox_spec
+from agentlab.types import Candidate
 from tests.scoring import pool
 
 NONCE = "0123456789abcdef0123456789abcdef"
@@ -89,7 +89,10 @@ async def test_a_batch_keeps_each_tests_result_its_own(
     config = EvalConfig(run_id=run_id, memory_mb=512)
     image = await InstanceImages(ProviderImages(), config).image_for(dataset, instance)
     spec = sandbox_spec(config, image, instance.instance_id)
-    candidates = [MatrixCandidate(1, instance.patch), MatrixCandidate(2, NOT_A_PATCH)]
+    candidates = [
+        Candidate(task_id="matrix", id=1, patch=instance.patch),
+        Candidate(task_id="matrix", id=2, patch=NOT_A_PATCH),
+    ]
     tests = [
         MatrixTest(10, FORGER),
         MatrixTest(11, FAILS),

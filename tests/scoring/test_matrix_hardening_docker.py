@@ -18,7 +18,6 @@ from agentlab.scoring import matrix
 from agentlab.scoring.matrix import (
     Cell,
     CellJob,
-    MatrixCandidate,
     MatrixTest,
     WarmRepo,
     plan,
@@ -26,6 +25,7 @@ from agentlab.scoring.matrix import (
 )
 from agentlab.tasks import scripts
 from agentlab.tasks.harness import EvalConfig, InstanceImages, sandbox_spec
+from agentlab.types import Candidate
 from tests.scoring import pool
 
 pytestmark = pytest.mark.docker
@@ -114,9 +114,9 @@ async def test_a_hostile_candidate_cannot_change_later_cells(
     image = await InstanceImages(ProviderImages(), config).image_for(dataset, instance)
     spec = sandbox_spec(config, image, instance.instance_id)
     candidates = [
-        MatrixCandidate(1, instance.patch),
-        MatrixCandidate(2, pool.PARTIAL),
-        MatrixCandidate(3, pool.REGRESS),
+        Candidate(task_id="matrix", id=1, patch=instance.patch),
+        Candidate(task_id="matrix", id=2, patch=pool.PARTIAL),
+        Candidate(task_id="matrix", id=3, patch=pool.REGRESS),
     ]
     tests = [
         MatrixTest(10, pool.RIGHT_ERROR_LINE),
@@ -128,7 +128,9 @@ async def test_a_hostile_candidate_cannot_change_later_cells(
     async with backend.open(spec) as clean_box, backend.open(spec) as dirty_box:
         clean = WarmRepo(clean_box, test_timeout_s=30)
         await clean.stage(candidates, tests)
-        hostile = MatrixCandidate(9, await _hostile_patch(dirty_box, instance.patch))
+        hostile = Candidate(
+            task_id="matrix", id=9, patch=await _hostile_patch(dirty_box, instance.patch)
+        )
         dirty = WarmRepo(dirty_box, test_timeout_s=30)
         await dirty.stage([*candidates, hostile], tests)
         expected = await run_cells([clean], jobs)

@@ -15,8 +15,9 @@ import pytest
 
 from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.scoring import votes
-from agentlab.scoring.matrix import CellJob, MatrixCandidate, MatrixTest, WarmRepo, run_cells
+from agentlab.scoring.matrix import CellJob, MatrixTest, WarmRepo, run_cells
 from agentlab.tasks.harness import EvalConfig, InstanceImages, sandbox_spec
+from agentlab.types import Candidate
 from tests.scoring import pool
 
 pytestmark = pytest.mark.docker
@@ -38,7 +39,7 @@ async def test_exit_97_is_a_failed_test_and_a_killed_batch_is_an_error(
     tests = [MatrixTest(20, EXITS_97), MatrixTest(21, SLOW), MatrixTest(22, pool.RIGHT_ERROR_LINE)]
     async with DockerBackend().open(spec) as sandbox:
         repo = WarmRepo(sandbox, test_timeout_s=60)
-        await repo.stage([MatrixCandidate(1, instance.patch)], tests)
+        await repo.stage([Candidate(task_id="matrix", id=1, patch=instance.patch)], tests)
         cells = await run_cells([repo], [CellJob(1, 20), CellJob(1, 22)])
 
         async def kill_batch() -> None:

@@ -13,7 +13,7 @@ from agentlab.scoring.metrics import per_problem, per_run
 from agentlab.scoring.selector import Option, TestRun, parse_reply, select
 from agentlab.scoring.verifiers import best, tournament, yes_probability
 from agentlab.scoring.votes import count_votes, not_applied, rank, top, verdicts
-from agentlab.types import CallContext, ChatRequest, ChatResponse, Choice, TokenLogprob
+from agentlab.types import CallContext, Candidate, ChatRequest, ChatResponse, Choice, TokenLogprob
 
 DIFF = """\
 diff --git a/m.py b/m.py
@@ -111,7 +111,10 @@ def _role(model: ScriptedModel, role: str = "selection") -> ModelRole:
 
 
 async def test_selection_fixes_format_then_falls_back_when_it_never_picks() -> None:
-    options = [Option(7, "diff a", 3), Option(8, "diff b", 1)]
+    options = [
+        Option(Candidate(id=7, task_id="t", patch="diff a"), 3),
+        Option(Candidate(id=8, task_id="t", patch="diff b"), 1),
+    ]
 
     async def run_test(_script: str) -> dict[int, TestRun]:
         return {7: TestRun(0, "ok"), 8: TestRun(1, "boom")}

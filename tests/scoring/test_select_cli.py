@@ -17,7 +17,8 @@ from agentlab.cli import app
 from agentlab.coordinator.kinds.swe_data import resolve_dataset
 from agentlab.llm.testing import Rule, ScriptedModel, ScriptedServer
 from agentlab.store import open_store
-from agentlab.store.scoring_store import ImportedCandidate, ScoringStore
+from agentlab.store.scoring_store import ScoringStore
+from agentlab.types import Candidate
 from tests.scoring import pool
 
 pytestmark = pytest.mark.docker
@@ -32,7 +33,7 @@ def _seed(url: str, run_id: str) -> str:
             scoring = ScoringStore(st)
             await scoring.ensure_run(run_id, kind="run", name="pool", config={})
             items = [
-                ImportedCandidate(pool.INSTANCE, patch, "", sample=i, test=test)
+                Candidate(task_id=pool.INSTANCE, sample=i, patch=patch, test=test)
                 for i, (patch, test) in enumerate(pool.pool(gold).values())
             ]
             await scoring.import_candidates(run_id, "", items)

@@ -20,9 +20,9 @@ from agentlab.coordinator.selection import Models, SelectionConfig, score_run
 from agentlab.llm.scripted import Rule, ScriptedModel
 from agentlab.scoring.llm import ModelRole
 from agentlab.store import Store, open_store
-from agentlab.store.scoring_store import ImportedCandidate, ScoringStore
+from agentlab.store.scoring_store import ScoringStore
 from agentlab.tasks.harness import EvalConfig, InstanceImages
-from agentlab.types import CallContext, ChatRequest, ChatResponse
+from agentlab.types import CallContext, Candidate, ChatRequest, ChatResponse
 from tests.scoring import pool
 
 pytestmark = pytest.mark.docker
@@ -44,7 +44,7 @@ async def _seed(scoring: ScoringStore, run_id: str) -> dict[str, int]:
     await scoring.ensure_run(run_id, kind="run", name="pool", config={})
     members = pool.pool(gold)
     items = [
-        ImportedCandidate(pool.INSTANCE, patch, "", sample=i, test=test)
+        Candidate(task_id=pool.INSTANCE, sample=i, patch=patch, test=test)
         for i, (patch, test) in enumerate(members.values())
     ]
     await scoring.import_candidates(run_id, "", items)

@@ -58,3 +58,39 @@ def test_outputs_compare_token_wise() -> None:
 def test_the_bundled_dataset_is_found_by_either_spelling() -> None:
     assert stdio.bundled_path("agentlab_stdio") == stdio.bundled_path("agentlab-stdio")
     assert stdio.bundled_path("agentlab-mini") is None
+
+
+DEFINES_MAIN = "import sys\n\ndef main():\n    print(sum(map(int, sys.stdin.read().split())))\n"
+
+
+@pytest.mark.parametrize(
+    ("program", "appended"),
+    [
+        (DEFINES_MAIN, "main"),  # defined, never called: the call is appended
+        ("def solve():\n    print(input()[::-1])\n", "solve"),
+        # solve is called, but only inside main, which nothing runs: main is the entry
+        ("def main():\n    solve()\n\ndef solve():\n    print(1)\n", "main"),
+        ("def main(x=1, *, y=2):\n    print(x + y)\n", "main"),  # defaults only: callable
+    ],
+)
+def test_an_entry_point_defined_but_never_called_gets_the_call(program: str, appended: str) -> None:
+    done = stdio.with_entry_call(program)
+    assert done == program.rstrip("\n") + f"\n\n\n{appended}()\n"
+    assert stdio.with_entry_call(done) == done  # once is enough: now it is called
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        DEFINES_MAIN + "\nmain()\n",
+        DEFINES_MAIN + "\nif __name__ == '__main__':\n    main()\n",
+        "def main():\n    print(1)\n\ndef solve():\n    print(2)\n\nsolve()\n",  # solve runs
+        "print(int(input()) * 2)\n",  # no function at all
+        "def solve(n):\n    print(n)\n",  # needs an argument: nothing to call it with
+        "def helper():\n    print(1)\n",  # not an entry point name
+        "class A:\n    def main(self):\n        print(1)\n",  # not top level
+        "def main(:\n    print(1)\n",  # does not parse: left as written, fails as written
+    ],
+)
+def test_other_programs_are_left_exactly_as_written(program: str) -> None:
+    assert stdio.with_entry_call(program) == program

@@ -30,6 +30,7 @@ Evaluate = Callable[
 EVALUATORS: dict[str, str] = {
     "swe": "agentlab.coordinator.evaluation.swe:evaluate_swe",
     "humaneval": "agentlab.coordinator.evaluation.humaneval:evaluate_humaneval",
+    "stdio": "agentlab.coordinator.evaluation.stdio:evaluate_stdio",
 }
 
 

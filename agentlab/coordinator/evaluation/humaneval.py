@@ -7,11 +7,8 @@ as they arrive, so a re-run with the same run id grades only what is missing.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentlab.budget.passk import pass_at_ks
 from agentlab.coordinator.evaluation.base import (
     EvalOutcome,
     EvalProgress,
@@ -19,6 +16,7 @@ from agentlab.coordinator.evaluation.base import (
     NoEvalProgress,
 )
 from agentlab.coordinator.evaluation.records import evaluation_record
+from agentlab.coordinator.evaluation.samples import SampleSummary, summarise
 from agentlab.coordinator.fanout import fan_out
 from agentlab.coordinator.kinds.humaneval import NAME, verdict_grade
 from agentlab.errors import DatasetError, SandboxError
@@ -32,18 +30,6 @@ from agentlab.types import SandboxSpec
 
 CHUNK = 48
 PARALLEL = 4
-
-
-@dataclass
-class HumanEvalSummary:
-    passed: int = 0
-    total: int = 0
-    errors: int = 0
-    pass_at: dict[str, float] = field(default_factory=dict)
-
-    def line(self) -> str:
-        ks = " ".join(f"{k}={v:.4f}" for k, v in self.pass_at.items())
-        return f"humaneval: {self.passed}/{self.total} passed; {ks}; errors {self.errors}"
 
 
 def humaneval_predictions(arg: str, problems: dict[str, he.Problem]) -> list[Prediction]:
@@ -100,7 +86,7 @@ async def run_humaneval(
     task_ids: tuple[str, ...] = (),
     timeout: float = 10.0,
     progress: EvalProgress | None = None,
-) -> HumanEvalSummary:
+) -> SampleSummary:
     """Grade pending samples, then summarise every sample of the run (passed/total, pass@k)."""
     progress = progress or NoEvalProgress()
     problems = he.load_problems()
@@ -123,24 +109,7 @@ async def run_humaneval(
             progress.advance(grade.resolved, grade.outcome == grading.ERROR)
 
     await fan_out(chunks, work, max_workers=max_workers, on_result=persist)
-    return await _summarise(config.run_id, store, {p.key for p in preds})
-
-
-async def _summarise(
-    run_id: str, store: EvalStore, keys: set[tuple[str, str, int]]
-) -> HumanEvalSummary:
-    rows = [
-        r for r in await store.outcomes(run_id) if (r.instance_id, r.model_name, r.sample) in keys
-    ]
-    per_task: dict[str, list[bool]] = defaultdict(list)
-    summary = HumanEvalSummary(total=len(rows))
-    for r in rows:
-        per_task[r.instance_id].append(r.resolved)
-        summary.passed += r.resolved
-        summary.errors += r.outcome == "error"
-    summary.pass_at = pass_at_ks(per_task)
-    await store.finish_run(run_id, "finished", summary.pass_at.get("pass@1"))
-    return summary
+    return await summarise(config.run_id, store, {p.key for p in preds}, NAME)
 
 
 async def evaluate_humaneval(

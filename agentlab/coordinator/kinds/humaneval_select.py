@@ -27,10 +27,9 @@ from agentlab.scoring.codet import ConsensusSet, consensus_sets
 from agentlab.scoring.diffs import text_sha
 from agentlab.scoring.selector import Option
 from agentlab.scoring.selectors import SelectionInput, Selector
-from agentlab.store.run_tables import CandidateRow
 from agentlab.store.scoring_store import ScoringStore
 from agentlab.tasks import humaneval as he
-from agentlab.types import SandboxSpec
+from agentlab.types import Candidate, SandboxSpec
 
 BATCH = "/opt/agentlab/codet_batch.json"
 PARALLEL = 4
@@ -60,18 +59,17 @@ def distinct_tests(scripts: Sequence[str]) -> list[str]:
 async def pass_matrix(
     env: RunEnv,
     problem: he.Problem,
-    rows: Sequence[CandidateRow],
+    candidates: Sequence[Candidate],
     tests: Sequence[str],
     image: str,
 ) -> dict[int, frozenset[int]]:
     """Candidate id -> the indices of the tests it passes (one runner exec per problem)."""
-    ids = [r.id for r in rows if r.id is not None]
+    ids = [c.stored_id for c in candidates]
     if not tests:
         return {cid: frozenset() for cid in ids}
     items = [
-        (f"{r.id}:{t}", f"{problem.prompt}{r.patch}\n\n{test}\n")
-        for r in rows
-        if r.id is not None
+        (f"{c.stored_id}:{t}", f"{problem.prompt}{c.patch}\n\n{test}\n")
+        for c in candidates
         for t, test in enumerate(tests)
     ]
     labels = {"agentlab.instance_id": problem.task_id, "agentlab.sample": "codet"}
@@ -107,17 +105,17 @@ async def select_function_tasks(
     it stored them).
     """
     store = ScoringStore(env.store.store)
-    by_task: dict[str, list[CandidateRow]] = defaultdict(list)
-    for row in await store.candidates(env.run_id):
-        if row.task_id in problems and row.id is not None:
-            by_task[row.task_id].append(row)
+    by_task: dict[str, list[Candidate]] = defaultdict(list)
+    for cand in await store.candidates(env.run_id):
+        if cand.task_id in problems:
+            by_task[cand.task_id].append(cand)
 
     async def one(task_id: str) -> None:
-        rows = by_task[task_id]
-        samples = sorted({r.sample for r in rows})
+        candidates = by_task[task_id]
+        samples = sorted({c.sample for c in candidates})
         tests = distinct_tests([t for s in samples for t in tests_of(task_id, s)])
-        passes = await pass_matrix(env, problems[task_id], rows, tests, image)
-        shas = {r.id: r.patch_sha for r in rows if r.id is not None}
+        passes = await pass_matrix(env, problems[task_id], candidates, tests, image)
+        shas = {c.stored_id: c.patch_sha for c in candidates}
         clusters = rank_clusters(passes, shas, len(tests))
         best = clusters[0]
         reason = (
@@ -126,9 +124,9 @@ async def select_function_tasks(
             else f"{len(best.members)} identical completions (no tests written)"
         )
         await store.save_selection(env.run_id, task_id, "codet", best.members[0], reason=reason)
-        patches = {r.id: r.patch for r in rows}
+        by_id = {c.stored_id: c for c in candidates}
         options = [
-            Option(c.members[0], patches[c.members[0]], len(c.members) * len(c.passed))
+            Option(by_id[c.members[0]], len(c.members) * len(c.passed))
             for c in clusters[: section.top_m]
         ]
         problem = SelectionInput(task_id, problems[task_id].prompt, options)

@@ -3,7 +3,11 @@
 Problems come from a CodeContests-shaped JSONL file (the bundled ``agentlab-stdio`` or a path;
 :mod:`agentlab.tasks.stdio` reads it and runs programs). A trajectory:
 
-1. the editing model gets the statement and the public examples and replies with a program;
+1. the editing model gets the statement, the public examples and a program skeleton (read
+   all of stdin, print the answer, call ``main()``) and replies with a whole program; a
+   program that defines ``main()``/``solve()`` but never calls it gets the call appended
+   (:func:`agentlab.tasks.stdio.with_entry_call`, the one normalisation; the stored program
+   is the normalised one);
 2. the program runs on the public examples (in one warm sandbox per run, each run confined
    to its own user and limits); a failure goes back to the model with the first failing
    example's input, expected and actual output, for a corrected program, at most ``n - 1``
@@ -45,14 +49,30 @@ NAME = "stdio"
 STAGE = "program"
 BASE_IMAGE = "agentlab/base:bookworm"
 SYSTEM = (
-    "You write Python 3 programs that read standard input and write standard output."
+    "You write complete Python 3 programs that read standard input and write standard output."
     " Reply with code only."
 )
+# Small models answer "write a program" with a function nobody calls; the skeleton shows the
+# whole shape (read all of stdin, compute, print) and where the answer goes.
+SKELETON = """import sys
+
+
+def main():
+    data = sys.stdin.read().split()
+    # parse the input from data, compute the answer, then print it
+    print(answer)
+
+
+main()
+"""
 ASK = (
-    "Solve this programming problem. Read the input from standard input (input() or"
-    " sys.stdin) and print the answer to standard output; do not hard-code the examples."
-    " Reply with the whole program in one ```python block.\n\n"
-    "# {title}\n\n{statement}\n{examples}"
+    "Solve this programming problem with a complete Python 3 program. The program reads the"
+    " input from standard input and prints the answer to standard output; do not hard-code"
+    " the examples.\n\n"
+    "# {title}\n\n{statement}\n{examples}\n"
+    "Fill in this skeleton (keep reading stdin and printing; keep the call of main() at the"
+    " end):\n```python\n{skeleton}```\n"
+    "Reply with the complete program in one ```python block."
 )
 EXAMPLE = "Example input:\n```\n{input}```\nExample output:\n```\n{output}```\n"
 FIX = (
@@ -98,7 +118,9 @@ def prompt(problem: sio.Problem) -> str:
     examples = "\n".join(
         EXAMPLE.format(input=c.input, output=c.output or "") for c in problem.examples
     )
-    return ASK.format(title=problem.title, statement=problem.statement, examples=examples)
+    return ASK.format(
+        title=problem.title, statement=problem.statement, examples=examples, skeleton=SKELETON
+    )
 
 
 def _looks_like_stdio(path: Path) -> bool:
@@ -223,13 +245,7 @@ class StdioPipeline:
     async def grade(self, candidate: Candidate) -> bool:
         """Every hidden case accepted? Stores the evaluation row either way."""
         problem = self.problems[candidate.task_id]
-        results = await self.run(candidate.patch, problem.hidden, problem)
-        if sio.accepted(results, problem.hidden):
-            graded = grading.Grade(grading.RESOLVED, patch_applied=True)
-        else:
-            last = results[-1].verdict if results else "no result"
-            detail = f"{last} on hidden case {len(results)} of {len(problem.hidden)}"
-            graded = grading.Grade(grading.UNRESOLVED, patch_applied=True, detail=detail)
+        graded = hidden_grade(problem, await self.run(candidate.patch, problem.hidden, problem))
         prediction = Prediction(
             instance_id=candidate.task_id,
             model_name=self.env.config.run_name,
@@ -264,12 +280,24 @@ class StdioPipeline:
         await self._stack.aclose()
 
 
+def hidden_grade(problem: sio.Problem, results: Sequence[sio.CaseResult]) -> grading.Grade:
+    """Resolved when every hidden case is accepted; else the first failure's verdict."""
+    if sio.accepted(results, problem.hidden):
+        return grading.Grade(grading.RESOLVED, patch_applied=True)
+    last = results[-1].verdict if results else "no result"
+    detail = f"{last} on hidden case {len(results)} of {len(problem.hidden)}"
+    return grading.Grade(grading.UNRESOLVED, patch_applied=True, detail=detail)
+
+
 def _kind(step: ProgramStep) -> str:
     return step.kind
 
 
 def _code(reply: str) -> str:
-    return python_block(reply) or reply
+    """The program of a reply: its python block (else the whole reply), with the entry call
+    appended when it defines ``main()``/``solve()`` but never calls it
+    (:func:`agentlab.tasks.stdio.with_entry_call`). The stored program is this one."""
+    return sio.with_entry_call(python_block(reply) or reply)
 
 
 def _fenced(program: str | None) -> str:
