@@ -55,6 +55,10 @@ _STATE_MARK = "@@state"
 _DIRTY = "DIRTY "
 _GIT_ALLOWED = (".git", ".git/index", ".git/ORIG_HEAD")
 
+# Never outside a container started with docker's init as PID 1 (the reset kills processes).
+_GUARD = f"""[ "$(cat /proc/1/comm 2>/dev/null)" = docker-init ] || {{
+  echo "{_DIRTY}not in a container with docker's init"; exit 3; }}
+"""
 # This shell and its ancestors (the exec's timeout wrapper): never listed, never killed.
 _ANCESTORS = """
 anc=" $$ "; p=$$
@@ -96,7 +100,7 @@ class Snapshot:
 
 async def snapshot(sandbox: Sandbox) -> Snapshot:
     """The fresh container's state (taken before any candidate runs in it)."""
-    script = "set -u\ndate +%s.%N\n" + _ANCESTORS + _STATE
+    script = "set -u\n" + _GUARD + "date +%s.%N\n" + _ANCESTORS + _STATE
     done = await sandbox.exec(["bash", "-c", script], timeout=120)
     if not done.ok:
         raise SandboxError(f"cannot take the warm snapshot: {done.stderr.strip()[-300:]}")
@@ -126,6 +130,7 @@ def reset_script(snap: Snapshot) -> str:
     ignored = [shlex.quote(f"{TESTBED}/{p.strip(chr(34)).rstrip('/')}") for p in snap.ignored]
     excludes = " ".join(f"-e {shlex.quote('/' + p.strip(chr(34)))}" for p in snap.ignored)
     return f"""set -u
+{_GUARD}
 {_ANCESTORS}
 keep=" {keep} $anc"
 for round in $(seq 60); do
@@ -194,6 +199,15 @@ def verdict(snap: Snapshot, output: str) -> list[str]:
     return []
 
 
+def containerized(backend: SandboxBackend) -> bool:
+    """Whether ``backend`` (or the backend a gated pool wraps) starts Docker containers: the
+    process backend runs commands on the host, where a reset would kill the host's processes."""
+    inner = getattr(backend, "backend", None)
+    return backend.name == "docker" or (
+        inner is not None and getattr(inner, "name", "") == "docker"
+    )
+
+
 @dataclass
 class _Held:
     sandbox: Sandbox
@@ -216,6 +230,8 @@ class WarmContainers:
 
     def __init__(self, backend: SandboxBackend, *, max_idle: int = 8, max_uses: int = 100) -> None:
         self.backend = backend
+        # The reset kills every process it can see: only ever inside a container of our own.
+        self.enabled = containerized(backend)
         self.max_idle = max_idle
         self.max_uses = max_uses
         self._idle: dict[str, list[_Held]] = {}
@@ -224,6 +240,9 @@ class WarmContainers:
 
     async def run(self, spec: SandboxSpec, key: str, work: Work) -> EvalResult:
         """Grade in a warm container for ``key`` (or a fresh one); reset and keep it after."""
+        if not self.enabled:
+            async with self.backend.open(spec) as sandbox:
+                return await work(sandbox)
         spec = spec.model_copy(update={"env": {**spec.env, "PYTHONDONTWRITEBYTECODE": "1"}})
         slot = f"{spec.image}|{key}"
         held = self._take(slot)
