@@ -149,7 +149,9 @@ for round in $(seq 60); do
 done
 command -v ipcrm >/dev/null && ipcrm --all 2>/dev/null
 for d in {" ".join(TMPFS)}; do [ -d "$d" ] && find "$d" -mindepth 1 -delete 2>/dev/null; done
+set -f  # no pathname expansion of the names listed (a file named "*")
 {chr(10).join(new_entries)}
+set +f
 dirty=0
 while IFS= read -r f; do
   case "$f" in {allowed}) ;; *) echo "{_DIRTY}changed $f"; dirty=1;; esac

@@ -40,7 +40,7 @@ subprocess.Popen(
     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
 )
 for path in ("/tmp/conftest.py", "/var/tmp/evil.py", "/dev/shm/evil", "/root/.evil",
-             "/evil", "/testbed/spans/planted.py", "/testbed/conftest.py"):
+             "/evil", "/var/tmp/*", "/testbed/spans/planted.py", "/testbed/conftest.py"):
     with open(path, "w") as fh:
         fh.write("raise SystemExit(4)\\n")
 os.makedirs("/testbed/spans/__pycache__", exist_ok=True)
