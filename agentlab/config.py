@@ -21,10 +21,18 @@ import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from agentlab.agent.agent_records import AgentLimits
 from agentlab.agent.external import ExternalConfig
@@ -276,6 +284,37 @@ class SelectionSection(_Config):
         return value
 
 
+class AgentTrajectory(AgentLimits):
+    """``trajectory: {type: agent, ...}``: the tool-calling agent (task kind ``swe-agent``).
+
+    Its other keys are the agent's limits (the ``agent:`` section's fields).
+    """
+
+    kind: ClassVar[str] = "swe-agent"
+    section: ClassVar[str] = "agent"
+    type: Literal["agent"] = "agent"
+
+
+class ExternalTrajectory(ExternalConfig):
+    """``trajectory: {type: external, command: ...}``: your own agent program (kind ``external``).
+
+    Its other keys are the ``external:`` section's fields (``command``, ``files``, ...).
+    """
+
+    kind: ClassVar[str] = "external"
+    section: ClassVar[str] = "external"
+    type: Literal["external"] = "external"
+
+
+TrajectoryConfig = Annotated[AgentTrajectory | ExternalTrajectory, Field(discriminator="type")]
+
+
+def _section_value(trajectory: AgentTrajectory | ExternalTrajectory) -> BaseModel:
+    """What ``trajectory`` puts in its section (``agent:`` / ``external:``)."""
+    plain = AgentLimits if isinstance(trajectory, AgentTrajectory) else ExternalConfig
+    return plain.model_validate(trajectory.model_dump(exclude={"type"}))
+
+
 class ExperimentConfig(_Config):
     """One experiment: what to run, with which models, how much compute, where to store it."""
 
@@ -306,13 +345,55 @@ class ExperimentConfig(_Config):
     selection: SelectionSection = SelectionSection()
     agent: AgentLimits = Field(
         AgentLimits(),
-        description="The tool-calling agent's limits and mode (used by `dataset.kind: swe-agent`).",
+        description="The tool-calling agent's limits and mode (used by `trajectory: {type:"
+        " agent}`, which may carry them itself).",
     )
     external: ExternalConfig = Field(
         ExternalConfig(),
-        description="Your own agent program (used by `dataset.kind: external`; docs/agent.md).",
+        description="Your own agent program (used by `trajectory: {type: external}`, which"
+        " may carry these fields itself; docs/agent.md).",
+    )
+    trajectory: TrajectoryConfig | None = Field(
+        None,
+        description="What a trajectory is: `{type: agent, <agent limits>}` or `{type: external,"
+        " command: ..., <external fields>}`; sets dataset.kind and fills the agent/external"
+        " section. None = the kind's own (the state machines for SWE data).",
     )
     store: str = Field("sqlite:///agentlab.db", description="Result store URL.")
+
+    @field_validator("trajectory")
+    @classmethod
+    def _no_conflict(
+        cls, value: AgentTrajectory | ExternalTrajectory | None, info: ValidationInfo
+    ) -> AgentTrajectory | ExternalTrajectory | None:
+        # dataset, agent and external are declared above, so they are validated by now.
+        if value is None:
+            return value
+        dataset = info.data.get("dataset")
+        if dataset is not None and dataset.kind not in (None, value.kind):
+            raise ValueError(
+                f"trajectory.type {value.type!r} (kind {value.kind!r}) conflicts with"
+                f" dataset.kind {dataset.kind!r}; give only one of them"
+            )
+        given = info.data.get(value.section)
+        default = AgentLimits() if value.section == "agent" else ExternalConfig()
+        if given is not None and given not in (default, _section_value(value)):
+            raise ValueError(
+                f"trajectory and {value.section}: both configure the {value.type} trajectory;"
+                f" move the {value.section}: settings under trajectory"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _apply_trajectory(self) -> Self:
+        # The documented spelling names the kind and carries its settings; the kinds read
+        # dataset.kind and the agent/external sections, so fill those (consistent by the check
+        # above; a stored config validates again to the same values).
+        t = self.trajectory
+        if t is not None:
+            object.__setattr__(self, "dataset", self.dataset.model_copy(update={"kind": t.kind}))
+            object.__setattr__(self, t.section, _section_value(t))
+        return self
 
     @field_validator("endpoints", mode="before")
     @classmethod
@@ -452,6 +533,8 @@ def parse_experiment(
         err = exc.errors()[0]
         where, key = _locate(tuple(err["loc"]), lines, touched)
         msg = " ".join(str(err["msg"]).split())
+        if err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see docs/agent.md for the fields)"
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""

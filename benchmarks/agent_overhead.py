@@ -16,12 +16,18 @@ so excluded from the overhead, but shown here).
 
     python benchmarks/agent_overhead.py [--steps 20 --repeats 3]
 
-Proxy path: 200 sequential chat calls from a standard-library client (as an external agent
-makes them), straight to the scripted server and through :class:`MeteringProxy` (which
-forwards through the LLM client: budget check, accounting); the overhead is the difference
-of the medians. The proxy also reports its own time per call (wall minus the upstream call).
+Proxy path: 200 sequential chat calls from one standard-library client program (as an
+external agent makes them, a new connection per call), timed per call by the client itself:
+straight to the scripted server (baseline), through :class:`MeteringProxy` on TCP from the
+host (the old measurement, kept as a second baseline), and over the path a sandbox really
+uses: the client runs *inside* a Docker sandbox whose only network is its private one
+(``SandboxSpec.proxy_socket``), reaching ``agentlab-proxy:8080``, the per-sandbox forwarder
+container, which relays to the proxy's Unix socket. The proxy forwards through the LLM client
+(budget check, accounting) to the same server. ``proxy_overhead_ms`` is the sandbox path's
+median minus the straight median: everything agentlab puts between an external agent and its
+model (forwarder hop, socket, proxy, client). The proxy also reports its own time per call.
 
-Ends with ``RESULT step_overhead_ms=<n> proxy_overhead_ms=<n>``.
+Ends with ``RESULT step_overhead_ms=<n> proxy_overhead_ms=<n> proxy_tcp_overhead_ms=<n>``.
 """
 
 from __future__ import annotations
@@ -29,11 +35,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -44,6 +50,7 @@ from agentlab.llm import LLMClient, OpenAIEndpoint, Rule, ScriptedModel
 from agentlab.llm.openai import OpenAIBackend
 from agentlab.llm.testing import ScriptedServer
 from agentlab.protocols import Sandbox
+from agentlab.sandbox.common import PROXY_HOST, PROXY_PORT
 from agentlab.sandbox.docker import DockerBackend
 from agentlab.store import open_store
 from agentlab.store.run_store import RunStore
@@ -171,31 +178,67 @@ class ModelTime:
         client.backend.generate = generate  # type: ignore[method-assign,assignment]
 
 
-def _post(url: str, token: str) -> float:
-    """One chat call with the standard library, as an external agent makes it; seconds."""
-    body = {"model": "scripted", "messages": [{"role": "user", "content": "hello"}]}
-    request = urllib.request.Request(
-        f"{url}/chat/completions",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
+# The external agent's side: N sequential chat calls, each timed; prints the seconds as JSON.
+CLIENT = """
+import json, sys, time, urllib.request
+url, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+body = json.dumps({"model": "scripted", "messages": [{"role": "user", "content": "hello"}]})
+headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+out = []
+for _ in range(n):
+    request = urllib.request.Request(url + "/chat/completions", body.encode(), headers)
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=30) as reply:
         reply.read()
-    return time.perf_counter() - started
+    out.append(time.perf_counter() - started)
+print(json.dumps(out))
+"""
 
 
-async def proxy_rows(client: LLMClient, upstream: str, calls: int) -> tuple[float, float, float]:
-    """Median seconds per call straight to the model server and through the proxy, and the
-    proxy's own median time per call (its wall time minus the upstream call)."""
-    direct = [await asyncio.to_thread(_post, upstream, "none") for _ in range(calls)]
+async def host_client(url: str, token: str, calls: int) -> float:
+    """Median seconds per call of :data:`CLIENT` run as a host process."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CLIENT, url, token, str(calls), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"client failed with exit code {proc.returncode}")
+    return statistics.median(json.loads(out))
+
+
+async def sandbox_client(backend: DockerBackend, socket_path: str, token: str, calls: int) -> float:
+    """Median seconds per call of :data:`CLIENT` run in a sandbox wired to ``socket_path``."""
+    spec = SandboxSpec(
+        image=IMAGE, run_id="bench-agent-overhead", workdir="/", ttl_s=900, proxy_socket=socket_path
+    )
+    url = f"http://{PROXY_HOST}:{PROXY_PORT}/v1"
+    async with backend.open(spec) as sb:
+        done = await sb.exec(["python3", "-c", CLIENT, url, token, str(calls)], timeout=600)
+    if done.exit_code != 0:
+        raise RuntimeError(f"client in the sandbox failed: {done.stderr[-500:]}")
+    return statistics.median(json.loads(done.stdout))
+
+
+async def proxy_rows(
+    client: LLMClient, backend: DockerBackend, upstream: str, calls: int
+) -> dict[str, float]:
+    """Median seconds per call: straight, proxy over TCP, proxy over the sandbox's path; and
+    the proxy's own median time per call (its wall time minus the upstream call)."""
+    rows = {"straight": await host_client(upstream, "none", calls)}
     context = CallContext(run_id="bench", role="external")
     async with MeteringProxy(client, context=context) as proxy:
-        proxied = [
-            await asyncio.to_thread(_post, proxy.base_url, proxy.token) for _ in range(calls)
-        ]
-        own = statistics.median(proxy.stats.own_s)
-    return statistics.median(direct), statistics.median(proxied), own
+        rows["tcp"] = await host_client(proxy.base_url, proxy.token, calls)
+        tcp_own = statistics.median(proxy.stats.own_s)
+    home = tempfile.mkdtemp(prefix="alb-", dir="/tmp")  # short: a socket path fits ~108 bytes
+    try:
+        sock = f"{home}/proxy.sock"
+        async with MeteringProxy(client, context=context, socket_path=sock) as proxy:
+            rows["sandbox"] = await sandbox_client(backend, sock, proxy.token, calls)
+            rows["own"] = statistics.median(proxy.stats.own_s)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    rows["tcp_own"] = tcp_own
+    return rows
 
 
 async def main(steps: int, repeats: int) -> None:
@@ -214,7 +257,7 @@ async def main(steps: int, repeats: int) -> None:
         config = OpenAIEndpoint(name="scripted-http", model="scripted", base_url=server.base_url)
         client = LLMClient(OpenAIBackend(config), model="scripted", endpoint=config.name)
         meter = ModelTime(client)
-        direct, proxied, own = await proxy_rows(client, server.base_url, 200)
+        proxy = await proxy_rows(client, backend, server.base_url, 200)
         spec = SandboxSpec(image=IMAGE, run_id="bench-agent-overhead", workdir="/", ttl_s=900)
         try:
             for r in range(repeats):
@@ -252,11 +295,23 @@ async def main(steps: int, repeats: int) -> None:
         )
     agent = statistics.median(t.residual_ms() for t in rows["agent loop + SQLite"])
     print("\nproxy path (200 sequential calls, standard-library client, median ms per call)")
-    print(f"{'straight to the model server':32} {1000 * direct:8.2f}")
-    print(f"{'through the metering proxy':32} {1000 * proxied:8.2f}")
-    print(f"{'difference':32} {1000 * (proxied - direct):8.2f}")
-    print(f"{'proxy own time (minus upstream)':32} {1000 * own:8.2f}")
-    print(f"RESULT step_overhead_ms={agent:.2f} proxy_overhead_ms={1000 * (proxied - direct):.2f}")
+    straight = proxy["straight"]
+    lines = [
+        ("straight to the model server (baseline)", straight, None),
+        ("proxy over TCP, client on the host (old path)", proxy["tcp"], proxy["tcp_own"]),
+        ("sandbox -> forwarder -> Unix socket -> proxy", proxy["sandbox"], proxy["own"]),
+    ]
+    print(f"{'path':46} {'ms/call':>8} {'+ms':>7} {'proxy own ms':>13}")
+    for label, value, own in lines:
+        extra = f"{1000 * (value - straight):7.2f}"
+        mine = f"{1000 * own:13.2f}" if own is not None else f"{'':13}"
+        print(f"{label:46} {1000 * value:8.2f} {extra} {mine}")
+    sandbox_ms = 1000 * (proxy["sandbox"] - straight)
+    tcp_ms = 1000 * (proxy["tcp"] - straight)
+    print(
+        f"RESULT step_overhead_ms={agent:.2f} proxy_overhead_ms={sandbox_ms:.2f}"
+        f" proxy_tcp_overhead_ms={tcp_ms:.2f}"
+    )
 
 
 if __name__ == "__main__":

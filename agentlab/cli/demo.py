@@ -84,7 +84,7 @@ def write_configs(folder: Path, problems: int, pilot_k: int, model: str) -> tupl
         {"endpoint": model, "temperature": 0.8, "max_tokens": 256},
         sampling={"k": pilot_k, "n": TURNS},
         concurrency={"llm_calls": 2, "sandboxes": 2},
-        selection={"enabled": True, "methods": []},
+        selection={"enabled": True, "methods": [], "max_sandboxes": 1},
     )
     swe = _experiment(
         "demo-mini-scripted",
@@ -132,6 +132,7 @@ def story(folder: Path, store: Any, problems: int, pilot_k: int, model: str, tag
     from agentlab.budget.plan import Pilot, plan
     from agentlab.budget.reserve import cap_reserve
     from agentlab.coordinator.kinds.humaneval import EXEC_WORST_S
+    from agentlab.coordinator.kinds.humaneval_select import codet_exec_worst_s
     from agentlab.coordinator.launch import new_request
     from agentlab.coordinator.report import build_report
     from agentlab.llm.pricing import default_pricing_path, load_pricing
@@ -170,10 +171,11 @@ def story(folder: Path, store: Any, problems: int, pilot_k: int, model: str, tag
     held = EASY_HUMANEVAL[problems : 2 * problems]
     budget = len(held) * PLAN_SAMPLES * m.usd_per_sample
     price = default_pricing_path()
+    sandbox_price = load_pricing(price).sandbox_cpu_hour_usd if price else None
     reserve = cap_reserve(
         in_flight=2,  # the demo's concurrency
         max_sample_usd=m.max_sample_usd,
-        sandbox_cpu_hour_usd=load_pricing(price).sandbox_cpu_hour_usd if price else None,
+        sandbox_cpu_hour_usd=sandbox_price,
         exec_cpus=2.0,  # the HumanEval grading sandbox
         exec_worst_s=EXEC_WORST_S,
     )
@@ -183,6 +185,8 @@ def story(folder: Path, store: Any, problems: int, pilot_k: int, model: str, tag
         problems=len(held),
         k_max=4 * PLAN_SAMPLES,
     ).best
+    if sandbox_price is not None:  # selection runs after sampling, one CodeT exec at a time
+        reserve += 2.0 * codet_exec_worst_s(chosen.k, chosen.k) * sandbox_price / 3600.0
     _say(
         "3 plan",
         f"${budget:.6f} (what {PLAN_SAMPLES} pilot samples per problem cost) for {len(held)}"
@@ -217,7 +221,8 @@ def story(folder: Path, store: Any, problems: int, pilot_k: int, model: str, tag
     _say(
         "4 run",
         f"adaptive under a hard cap of ${cap:.6f} (the plan's ${budget:.6f} plus ${reserve:.6f}"
-        f" the cap holds back for worst cases in flight): {drawn} samples drawn where uniform"
+        f" held back for worst cases in flight and selection's CodeT exec): {drawn} samples"
+        f" drawn where uniform"
         f" k = {chosen.k} draws {chosen.k * len(held)} (a problem stops once a sample passes its"
         f" own asserts or more samples look worth less than they cost); run {status}.",
     )

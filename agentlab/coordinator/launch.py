@@ -16,7 +16,7 @@ from typing import Any
 
 from agentlab.config import ExperimentConfig, config_hash
 from agentlab.coordinator.engine import Outcome, execute
-from agentlab.coordinator.env import NoProgress, Progress, RunEnv
+from agentlab.coordinator.env import NoProgress, Progress, RunEnv, describe, first_leaf
 from agentlab.coordinator.executors import make_executor
 from agentlab.coordinator.kinds import kind_for
 from agentlab.coordinator.kinds.base import SelectsCandidates
@@ -24,7 +24,7 @@ from agentlab.coordinator.models import load_endpoint_configs, open_models
 from agentlab.coordinator.prices import ResolvedPrice, record_prices, resolve_prices, store_profiles
 from agentlab.coordinator.sandboxes import SandboxPool
 from agentlab.coordinator.selection import selectors_for
-from agentlab.errors import ConfigError, SandboxError
+from agentlab.errors import BudgetExceededError, ConfigError, SandboxError
 from agentlab.llm import EndpointConfig, ScriptedEndpoint, load_pricing
 from agentlab.llm.pricing import default_pricing_path
 from agentlab.llm.scripted import Rule
@@ -204,7 +204,11 @@ async def run_pipeline(
                 outcome = await execute(env, pipeline, kind=kind, executor=executor)
                 if section.enabled and outcome.status == "finished":
                     assert isinstance(kind, SelectsCandidates)
-                    await kind.select(env, section, run_selectors(env))
+                    try:
+                        await kind.select(env, section, run_selectors(env))
+                    except* BudgetExceededError as group:  # picks made so far stay stored
+                        outcome.status = "budget_exhausted"
+                        outcome.reason = "selection: " + describe(first_leaf(group))
             finally:
                 await pipeline.aclose()
             spent, status = env.models.ledger.spent_usd, outcome.status

@@ -285,6 +285,16 @@ class RunStore:
         await self.store.acall(op)
 
     async def set_resolved(self, run_id: str, task_id: str, sample: int, resolved: bool) -> None:
+        """Record this run's candidate's hidden-test verdict."""
+        await self._update_candidate(run_id, task_id, sample, resolved=resolved)
+
+    async def set_test(self, run_id: str, task_id: str, sample: int, test: str) -> None:
+        """Attach a test written after the trajectory (agent kinds) to this run's candidate."""
+        await self._update_candidate(run_id, task_id, sample, test=test)
+
+    async def _update_candidate(
+        self, run_id: str, task_id: str, sample: int, **values: bool | str
+    ) -> None:
         def op(s: Session) -> None:
             row = s.exec(
                 select(CandidateRow).where(
@@ -295,7 +305,8 @@ class RunStore:
                 )
             ).first()
             if row is not None:
-                row.resolved = resolved
+                for name, value in values.items():
+                    setattr(row, name, value)
                 s.add(row)
 
         await self.store.acall(op)

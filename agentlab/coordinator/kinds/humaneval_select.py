@@ -33,6 +33,13 @@ from agentlab.types import Candidate, SandboxSpec
 
 BATCH = "/opt/agentlab/codet_batch.json"
 PARALLEL = 4
+PROGRAM_TIMEOUT_S = 10.0
+
+
+def codet_exec_worst_s(candidates: int, tests: int) -> float:
+    """The longest one problem's CodeT exec may run, as a hard cap reserves it: the runner's
+    timeout for ``candidates x tests`` programs plus the meter's 60 s kill grace."""
+    return PROGRAM_TIMEOUT_S * (candidates * tests / PARALLEL + 2) + 60.0 + 60.0
 
 
 def rank_clusters(
@@ -78,7 +85,7 @@ async def pass_matrix(
     )
     async with env.pool.open(spec, problem.task_id) as sb:
         verdicts, _ = await he.run_programs(
-            sb, items, timeout=10.0, parallel=PARALLEL, batch_path=BATCH
+            sb, items, timeout=PROGRAM_TIMEOUT_S, parallel=PARALLEL, batch_path=BATCH
         )
     if len(verdicts) != len(items):
         raise SandboxError(f"CodeT runner returned {len(verdicts)}/{len(items)} results")

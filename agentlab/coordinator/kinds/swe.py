@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from agentlab.agent.context import estimate_tokens, source_files
 from agentlab.agent.context_stage import FileScore, Ranking, build_context, rank_files, score_file
-from agentlab.agent.records import EditingStep, TestingStep
+from agentlab.agent.records import EditingStep, TestingOutcome, TestingStep
 from agentlab.agent.trajectory import run_editing, run_testing
 from agentlab.agent.workspace import Workspace
 from agentlab.config import DatasetConfig, SelectionSection
@@ -167,7 +167,8 @@ class SWEPipeline:
             labels={"agentlab.instance_id": task_id[:200], "agentlab.sample": str(sample)},
         )
 
-    async def _squash(self, sandbox: Sandbox, repo: str = TESTBED) -> None:
+    async def squash(self, sandbox: Sandbox, repo: str = TESTBED) -> None:
+        """Replace the repository's history with one commit of its current tree."""
         done = await sandbox.exec(["bash", "-c", SQUASH], cwd=repo, timeout=300)
         if not done.ok:
             raise SandboxError(f"cannot squash the repository history: {done.stderr.strip()}")
@@ -201,7 +202,7 @@ class SWEPipeline:
         limit = self.env.config.context.max_file_tokens
         repo = self.repo_dir(task_id)
         async with self.env.pool.open(self.spec(image, task_id, CONTEXT_SAMPLE), task_id) as sb:
-            await self._squash(sb, repo)
+            await self.squash(sb, repo)
             listed = await sb.exec(["git", "ls-files"], cwd=repo, timeout=60)
             files: dict[str, str] = {}
             for path in source_files(listed.stdout.splitlines()):
@@ -267,23 +268,14 @@ class SWEPipeline:
         ctx = CallContext(run_id=env.run_id, task_id=task_id, sample=sample)
         async with env.pool.open(self.spec(problem.image, task_id, sample), task_id) as sb:
             repo = self.repo_dir(task_id)
-            await self._squash(sb, repo)
+            await self.squash(sb, repo)
             # A current-format instance's tests run in its eval script's environment.
             prelude = current.environment_lines(instance) if instance.is_current_format else []
             ws = Workspace(sb, repo_dir=repo, prelude=tuple(prelude))
             await env.store.set_trajectory(
                 env.run_id, task_id, sample, stage="testing", status="running"
             )
-            tested = await run_testing(
-                env.models.chat("testing", ctx),
-                ws,
-                problem=instance.problem_statement,
-                context=problem.text,
-                attempts=sampling.test_attempts,
-                max_fixes=sampling.format_fixes,
-                prior=env.steps(task_id, sample, "testing", TestingStep),
-                on_step=env.saver(task_id, sample, "testing", lambda s: s.decision),
-            )
+            tested = await self.write_test(ws, task_id, sample, problem.text)
             env.progress.advance("testing")
             await env.store.set_trajectory(
                 env.run_id, task_id, sample, stage="editing", status="running"
@@ -308,6 +300,23 @@ class SWEPipeline:
             patch_sha=patch_sha(edited.diff),
             test=edited.test,
             status=status,
+        )
+
+    async def write_test(
+        self, ws: Workspace, task_id: str, sample: int, context: str
+    ) -> TestingOutcome:
+        """The testing stage of one sample in ``ws`` (resumed from its stored steps)."""
+        env, sampling = self.env, self.env.config.sampling
+        ctx = CallContext(run_id=env.run_id, task_id=task_id, sample=sample)
+        return await run_testing(
+            env.models.chat("testing", ctx),
+            ws,
+            problem=self.by_id[task_id].problem_statement,
+            context=context,
+            attempts=sampling.test_attempts,
+            max_fixes=sampling.format_fixes,
+            prior=env.steps(task_id, sample, "testing", TestingStep),
+            on_step=env.saver(task_id, sample, "testing", lambda s: s.decision),
         )
 
     # -------------------------------------------------------------------------- grading

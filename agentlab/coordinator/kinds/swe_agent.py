@@ -3,12 +3,15 @@
 Problems, images and grading are the ``swe`` kind's; the trajectory is
 :func:`agentlab.agent.loop.run_agent` (bash + editor in the instance's sandbox, limits from
 the experiment's ``agent:`` section, the model of the ``editing`` role), and the candidate is
-the working tree's diff. Chosen with ``dataset.kind: swe-agent``; it claims no dataset by
-itself, so ``swe`` stays the inferred kind of SWE-style data.
+the working tree's diff. Chosen with ``trajectory: {type: agent}`` (or ``dataset.kind:
+swe-agent``); it claims no dataset by itself, so ``swe`` stays the inferred kind of SWE-style data.
 
-Every step is a turn row (stage ``agent``) written twice, as the loop reports it; a resumed
-sample replays them (:mod:`agentlab.agent.loop`). The scripted model's reference answers are
-:func:`agentlab.agent.scripted_agent.agent_rules`: each gold fix made through tool calls.
+Selection (``selection.enabled``) first writes a test per candidate with the run's
+``testing`` model (:mod:`agentlab.coordinator.kinds.agent_tests`), then votes and selects as
+the ``swe`` kind does. Every step is a turn row (stage ``agent``) written twice, as the loop
+reports it; a resumed sample replays them (:mod:`agentlab.agent.loop`). The scripted model's
+reference answers are :func:`agentlab.agent.scripted_agent.agent_rules` (each gold fix made
+through tool calls) after the testing rules of :func:`swe_gold.reproduction_rules`.
 """
 
 from __future__ import annotations
@@ -19,16 +22,19 @@ from dataclasses import dataclass
 from agentlab.agent.agent_records import AgentStep
 from agentlab.agent.loop import run_agent
 from agentlab.agent.scripted_agent import agent_rules
-from agentlab.config import DatasetConfig
+from agentlab.config import DatasetConfig, SelectionSection
 from agentlab.coordinator.env import RunEnv
+from agentlab.coordinator.kinds.agent_tests import check_testing_model, select_with_tests
 from agentlab.coordinator.kinds.base import Stage
 from agentlab.coordinator.kinds.swe import TESTBED, SWEKind, SWEPipeline
 from agentlab.coordinator.kinds.swe_data import instance_images, load_swe
+from agentlab.coordinator.kinds.swe_gold import reproduction_rules, verifier_rules
 from agentlab.coordinator.models import Models
 from agentlab.llm.client import LLMClient
 from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice
 from agentlab.llm.scripted import Rule
 from agentlab.scoring.diffs import patch_sha
+from agentlab.scoring.selectors import Selector
 from agentlab.store.run_store import RunState
 from agentlab.types import CallContext, Candidate, ChatRequest, ChatResponse
 
@@ -69,12 +75,26 @@ class SWEAgentKind(SWEKind):
         return False  # only by name: the same data is the `swe` kind's by default
 
     def reference_rules(self, dataset: DatasetConfig) -> Sequence[Rule]:
-        """Each gold fix, made through bash and editor calls."""
-        return agent_rules(load_swe(dataset).instances)
+        """Each gold fix made through bash and editor calls, after the hidden tests as the
+        test selection writes and verifiers that know the reference (those match only their
+        own system prompts, so they go first)."""
+        loaded = load_swe(dataset)
+        agent = agent_rules(loaded.instances)
+        return [*reproduction_rules(loaded), *verifier_rules(loaded), *agent]
 
     def open(self, env: RunEnv) -> SWEAgentPipeline:
+        check_testing_model(env)
+        return self._pipeline(env)
+
+    def _pipeline(self, env: RunEnv) -> SWEAgentPipeline:
         images = instance_images(env.sandbox_provider(), env.run_id)
         return SWEAgentPipeline(env, load_swe(env.config.dataset), images)
+
+    async def select(
+        self, env: RunEnv, section: SelectionSection, selectors: Sequence[Selector]
+    ) -> None:
+        """Tests for the candidates (the agent writes none), then the ``swe`` selection."""
+        await select_with_tests(self, env, self._pipeline(env), section, selectors)
 
     def own_test_signal(self, state: RunState, task_id: str, sample: int) -> bool:
         """The agent writes no test of its own: never a signal."""
@@ -97,7 +117,7 @@ class SWEAgentPipeline(SWEPipeline):
         )
         image = await self.images.image_for(self.dataset, instance)
         async with env.pool.open(self.spec(image, task_id, sample), task_id) as sb:
-            await self._squash(sb)
+            await self.squash(sb)
             await env.store.set_trajectory(
                 env.run_id, task_id, sample, stage=STAGE, status="running"
             )

@@ -21,6 +21,8 @@ SYSTEM_RELEVANCE = r"judge whether a source file matters"
 SYSTEM_RANKING = r"rank source files"
 SYSTEM_TESTING = r"write reproduction tests"
 SYSTEM_EDITING = r"fix bugs in Python repositories"
+SYSTEM_JUDGE = r"You review a patch for a GitHub issue"
+SYSTEM_PAIRWISE = r"You compare two patches"
 
 TEST_SCRIPT = '''\
 """Runs the repository's tests with the issue's tests added, in a scratch copy."""
@@ -132,3 +134,42 @@ def gold_rules(dataset: Dataset, instances: Iterable[SWEInstance] | None = None)
         rules += instance_rules(instance, _test_cmd(dataset, instance))
     rules.append(Rule(system=SYSTEM_RELEVANCE, replies=("Not needed for this issue.\nSCORE: 1",)))
     return rules
+
+
+def reproduction_rules(dataset: Dataset) -> list[Rule]:
+    """Only the testing stage's answers (the hidden tests as a script), for kinds whose
+    trajectory is not the state machines but whose selection writes tests."""
+    rules = [r for r in follow_up_rules() if r.system == SYSTEM_TESTING]
+    for instance in dataset.instances:
+        test_cmd = dataset.spec_for(instance).test_cmd
+        rules += [r for r in instance_rules(instance, test_cmd) if r.system == SYSTEM_TESTING]
+    return rules
+
+
+def _gold_line(instance: SWEInstance) -> str:
+    """The first non-blank line the gold patch adds (a regex): what a right patch contains."""
+    for line in instance.patch.splitlines():
+        if line.startswith("+") and not line.startswith("+++") and line[1:].strip():
+            return re.escape(line[1:])
+    return "(?!)"
+
+
+def verifier_rules(dataset: Dataset) -> list[Rule]:
+    """A judge and a pairwise verifier that know the reference: a patch adding the gold
+    patch's first added line scores 9 and wins, any other scores 2 and loses."""
+    rules: list[Rule] = []
+    for instance in dataset.instances:
+        about, line = _about(instance), _gold_line(instance)
+        rules += [
+            Rule(system=SYSTEM_JUDGE, user=f"(?s){about}.*{line}", replies=("Right.\nSCORE: 9",)),
+            Rule(
+                system=SYSTEM_PAIRWISE,
+                user=f"(?s){about}.*# Patch A.*{line}.*# Patch B",
+                replies=("A has the fix.\nWINNER: A",),
+            ),
+        ]
+    return [
+        *rules,
+        Rule(system=SYSTEM_JUDGE, replies=("Does not fix it.\nSCORE: 2",)),
+        Rule(system=SYSTEM_PAIRWISE, replies=("B, if either.\nWINNER: B",)),
+    ]
