@@ -3,18 +3,22 @@
 Writes current-format instances for the bundled agentlab-mini (pytest and unittest repos; eval
 scripts in the harness's shape), builds their images locally from the bundles and tags them
 with the names the instances give, so neither side builds or pulls during the timed part.
-Then grades the gold predictions twice at equal workers, on cached images:
+Then grades ``--samples`` candidates per instance (the gold patch, as k candidates of one
+instance in test-time compute) at equal workers, on cached images:
 
-- baseline: ``python -m swebench.harness.run_evaluation`` (needs ``agentlab[swebench]``);
-- agentlab: the harness-exact evaluator (``--grading swebench`` path), fanned out with the
-  same number of workers.
+- baseline: ``python -m swebench.harness.run_evaluation`` (needs ``agentlab[swebench]``), once
+  per sample (it grades one prediction per instance and run), a fresh container each time;
+- agentlab: the harness-exact evaluator (``--grading swebench`` path), ``workers`` instances at
+  once, an instance's candidates one after another in its warm container (reset and verified
+  between candidates; the first one pays for the fresh container).
 
-Prints a per-instance table (verdicts, wall seconds, test-command seconds) and ends with
-``RESULT speedup_vs_harness=<harness wall / agentlab wall> agree=<n>/<total>
+Prints a per-evaluation table (verdicts, container, wall seconds, test-command seconds) and ends
+with ``RESULT speedup_vs_harness=<harness wall / agentlab wall> agree=<n>/<total>
 overhead_s_per_eval=<mean of agentlab's per-evaluation wall minus its test command's time>``.
-``agree`` counts instances whose ``report.json`` is identical on both sides.
+``agree`` counts evaluations whose ``report.json`` is identical on both sides; the mean overhead
+is also shown for fresh and for warm containers apart.
 
-Run: python benchmarks/eval_vs_harness.py [--workers 2] [--instances 17]   (a few minutes)
+Run: python benchmarks/eval_vs_harness.py [--workers 2] [--instances 17] [--samples 2]
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from agentlab.tasks.harness import EvalConfig, EvalResult, InstanceImages, evalu
 from agentlab.tasks.instances import convert, write_jsonl
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import Dataset, load_dataset
+from agentlab.tasks.warm import WarmContainers
 
 NAMESPACE = "agentlab-bench"
 
@@ -79,13 +84,15 @@ def prepare(workdir: Path, limit: int) -> tuple[Path, Path, Dataset]:
     return instances, preds, load_dataset(instances, offline=True)
 
 
-def run_harness(instances: Path, preds: Path, workers: int, cwd: Path) -> tuple[float, dict]:
+def run_harness(
+    instances: Path, preds: Path, workers: int, cwd: Path, run_id: str
+) -> tuple[float, dict]:
     started = time.monotonic()
     done = subprocess.run(
         [
             sys.executable, "-m", "swebench.harness.run_evaluation",
             "--dataset_name", str(instances), "--predictions_path", str(preds),
-            "--run_id", "bench", "--max_workers", str(workers), "--timeout", "600",
+            "--run_id", run_id, "--max_workers", str(workers), "--timeout", "600",
             "--report_dir", str(cwd),
         ],
         cwd=cwd, capture_output=True, text=True,
@@ -95,67 +102,95 @@ def run_harness(instances: Path, preds: Path, workers: int, cwd: Path) -> tuple[
         raise SystemExit(f"harness failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     reports = {
         p.parent.name: json.loads(p.read_text())
-        for p in (cwd / "logs/run_evaluation/bench/gold").glob("*/report.json")
+        for p in (cwd / f"logs/run_evaluation/{run_id}/gold").glob("*/report.json")
     }
     return wall, reports
 
 
 async def run_agentlab(
-    data: Dataset, workers: int
-) -> tuple[float, dict[str, dict[str, Any]], list[EvalResult]]:
+    data: Dataset, workers: int, samples: int
+) -> tuple[float, list[list[EvalResult]]]:
     config = EvalConfig(run_id="bench-agentlab", strict=False, timeout=600)
     images = InstanceImages(_build, config, _present)
     backend = DockerBackend()
+    warm = WarmContainers(backend, max_idle=2 * workers)
     gate = asyncio.Semaphore(workers)
-    results: dict[str, EvalResult] = {}
+    results: dict[str, list[EvalResult]] = {}
 
     async def one(inst: Any) -> None:
-        pred = Prediction(instance_id=inst.instance_id, model_name="gold", patch=inst.patch)
-        async with gate:
-            results[inst.instance_id] = await evaluate(backend, images, data, inst, pred, config)
+        async with gate:  # an instance's candidates one after another, as a worker grades them
+            for sample in range(samples):
+                pred = Prediction(
+                    instance_id=inst.instance_id, model_name="gold", patch=inst.patch, sample=sample
+                )
+                result = await evaluate(backend, images, data, inst, pred, config, warm)
+                results.setdefault(inst.instance_id, []).append(result)
 
     started = time.monotonic()
-    async with asyncio.TaskGroup() as group:
-        for inst in data.instances:
-            group.create_task(one(inst))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for inst in data.instances:
+                group.create_task(one(inst))
+    finally:
+        await warm.aclose()  # removing the kept containers is part of agentlab's wall time
     wall = time.monotonic() - started
-    reports = {
-        iid: grading.instance_report(iid, r.grade)
-        for iid, r in results.items()
-        if r.grade.outcome not in grading.UNGRADED
-    }
-    return wall, reports, [results[i.instance_id] for i in data.instances]
+    return wall, [results[i.instance_id] for i in data.instances]
+
+
+def _report(iid: str, result: EvalResult) -> dict[str, Any] | None:
+    if result.grade.outcome in grading.UNGRADED:
+        return None
+    return grading.instance_report(iid, result.grade)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--instances", type=int, default=17)
+    parser.add_argument("--samples", type=int, default=2, help="candidates per instance")
     args = parser.parse_args()
-    print(f"swebench {official.version()}; workers={args.workers}")
+    print(f"swebench {official.version()}; workers={args.workers} samples={args.samples}")
     with tempfile.TemporaryDirectory(prefix="eval-vs-harness-") as tmp:
         root = Path(tmp)
         instances, preds, data = prepare(root, args.instances)
-        h_wall, theirs = run_harness(instances, preds, args.workers, root)
-        a_wall, ours, results = asyncio.run(run_agentlab(data, args.workers))
+        h_wall = 0.0
+        theirs: list[dict[str, Any]] = []
+        for sample in range(args.samples):
+            wall, reports = run_harness(instances, preds, args.workers, root, f"bench-{sample}")
+            h_wall += wall
+            theirs.append(reports)
+        a_wall, results = asyncio.run(run_agentlab(data, args.workers, args.samples))
     print(
-        f"{'instance':34} {'harness':>9} {'agentlab':>9} {'same':>5} {'wall_s':>7} {'tests_s':>7}"
+        f"{'instance':34} {'k':>2} {'harness':>8} {'agentlab':>8} {'same':>5} {'container':>9} "
+        f"{'wall_s':>7} {'tests_s':>7}"
     )
-    agree = 0
-    overheads = []
-    for inst, res in zip(data.instances, results, strict=True):
+    agree = total = 0
+    overheads: dict[str, list[float]] = {"fresh": [], "warm": []}
+    for inst, runs in zip(data.instances, results, strict=True):
         iid = inst.instance_id
-        h = theirs.get(iid, {}).get(iid, {}).get("resolved")
-        a = ours.get(iid, {}).get(iid, {}).get("resolved")
-        same = theirs.get(iid) == ours.get(iid)
-        agree += same
-        overheads.append(res.duration_s - res.tests_s)
-        print(f"{iid:34} {h!s:>9} {a!s:>9} {same!s:>5} {res.duration_s:7.2f} {res.tests_s:7.2f}")
-    speedup = h_wall / a_wall
-    overhead = sum(overheads) / len(overheads)
+        for sample, res in enumerate(runs):
+            h = theirs[sample].get(iid)
+            a = _report(iid, res)
+            same = h == a
+            agree += same
+            total += 1
+            kind = "warm" if res.logs.run_log.startswith("container: warm") else "fresh"
+            overheads[kind].append(res.duration_s - res.tests_s)
+            h_res = (h or {}).get(iid, {}).get("resolved")
+            a_res = (a or {}).get(iid, {}).get("resolved")
+            print(
+                f"{iid:34} {sample:>2} {h_res!s:>8} {a_res!s:>8} {same!s:>5} {kind:>9} "
+                f"{res.duration_s:7.2f} {res.tests_s:7.2f}"
+            )
+    every = overheads["fresh"] + overheads["warm"]
+    overhead = sum(every) / len(every)
+    for kind, values in overheads.items():
+        if values:
+            print(f"agentlab overhead, {kind} container: {sum(values) / len(values):.2f} s "
+                  f"per evaluation over {len(values)}")  # fmt: skip
     print(f"harness wall {h_wall:.1f} s, agentlab wall {a_wall:.1f} s")
     print(
-        f"RESULT speedup_vs_harness={speedup:.2f} agree={agree}/{len(results)} "
+        f"RESULT speedup_vs_harness={h_wall / a_wall:.2f} agree={agree}/{total} "
         f"overhead_s_per_eval={overhead:.2f}"
     )
 

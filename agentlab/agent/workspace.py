@@ -33,6 +33,9 @@ class Workspace:
     python: str = "python3"
     test_timeout_s: float = 60.0
     feedback_chars: int = 4000
+    # Shell lines that set up the environment tests run in (an official instance's
+    # ``conda activate``); empty: the image's own environment.
+    prelude: tuple[str, ...] = ()
 
     def _path(self, rel: str) -> str:
         return f"{self.repo_dir.rstrip('/')}/{rel}"
@@ -51,6 +54,20 @@ class Workspace:
     async def run_test(self, script: str) -> ExecResult:
         """Run ``script`` against the tree as it is now."""
         await self.sandbox.write_file(TEST_PATH, script)
+        if self.prelude:
+            run = "\n".join(
+                [
+                    *self.prelude,
+                    f"cd {shlex.quote(self.repo_dir)}",
+                    f"export PYTHONPATH={shlex.quote(self.repo_dir)}${{PYTHONPATH:+:$PYTHONPATH}}",
+                    f"exec {self.python} {TEST_PATH}",
+                ]
+            )
+            return await self.sandbox.exec(
+                ["bash", "-c", run],
+                timeout=self.test_timeout_s,
+                env={"PYTHONDONTWRITEBYTECODE": "1"},
+            )
         return await self.sandbox.exec(
             [self.python, TEST_PATH],
             cwd=self.repo_dir,

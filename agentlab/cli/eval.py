@@ -150,12 +150,23 @@ def eval_command(
         str | None,
         typer.Option(help="Sandbox provider: docker (default) or process, e.g. --sandbox process."),
     ] = None,
+    warm: Annotated[
+        bool,
+        typer.Option(
+            help="Grade an instance's further candidates in its warm container after a "
+            "verified reset (--no-warm: a fresh container for every candidate)."
+        ),
+    ] = True,
 ) -> None:
     """Evaluate predictions on a task kind's problems (SWE-style, HumanEval) in sandboxes."""
     ids = tuple(i for raw in (instance_ids or []) for i in raw.replace(",", " ").split())
     rid = run_id or f"eval-{uuid.uuid4().hex[:8]}"
     config = EvalConfig(
-        run_id=rid, strict=grading_mode is Grading.strict, timeout=timeout, namespace=namespace
+        run_id=rid,
+        strict=grading_mode is Grading.strict,
+        timeout=timeout,
+        namespace=namespace,
+        warm=warm,
     )
     task_kind = get_kind(kind) if kind is not None else kind_for(DatasetConfig(name=dataset))
     request = EvalRequest(

@@ -7,22 +7,27 @@ before the test-output marker (as the harness does), the script runs with stderr
 stdout (the harness reads one stream), and the log is graded with the named parser by the
 harness's rules. The grading mode is recorded per instance in ``run_instance.log``.
 
-Strict mode, where the script's test command is pytest or ``python -m unittest``: the nonce
-reporter is injected through the environment of the test command itself -- exports placed
-right after the start marker, so after any ``conda activate`` earlier in the script, which
-therefore cannot drop them -- and the grade comes from the nonce-tagged results file, not the
-printed log (mode ``strict``). Other runners (Django's runtests, sympy's bin/test, jest, go
-test, ...) are graded with the harness's parser (mode ``harness-parser``) after strict mode's
-tamper checks (before and after the patch applies). Not yet for current-format instances:
-running the tests unprivileged, and switching pytest plugin autoloading off (the image's
-environment may rely on installed plugins).
+Strict mode, where the script's test command is pytest or ``python -m unittest``: the lines
+between the markers move to their own file, which root runs as ``nobody`` exactly as the
+older format's strict mode runs its tests (:func:`agentlab.tasks.scripts.unprivileged`: the
+worktree handed over but not ``.git``, ``ulimit -u``/``-f``, ``timeout -s KILL``, leftover
+processes killed), with the nonce reporter loaded and ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`` plus
+``-p`` for the reporter and the plugins the repo's spec names (when the dataset has a spec).
+This happens at the end marker, after the script's ``conda activate`` whose exported
+environment it keeps. An image without ``setpriv`` runs them as root (the log says so). The
+grade comes from the nonce-tagged results file, not the printed log (mode ``strict``). Other
+runners (Django's runtests, sympy's bin/test, jest, go test, ...) are graded with the harness's
+parser (mode ``harness-parser``) after strict mode's tamper checks (before and after the patch
+applies).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import urllib.request
+from collections.abc import Sequence
 
 from agentlab.protocols import Sandbox
 from agentlab.tasks import grading, log_parsers, reporters, scripts, tamper
@@ -35,6 +40,8 @@ from agentlab.tasks.swebench import SWEInstance
 
 ASSETS_DIR = "/opt/agentlab/image_assets"
 HARNESS_MODE = "harness-parser"
+TESTS_FILE = f"{scripts.WORK}/tests.sh"
+ROOT_NOTE = "agentlab: no setpriv in this image: the tests run as root"
 STRICT_MODE = "strict"
 _UNITTEST = ("python -m unittest", "python3 -m unittest")
 
@@ -47,6 +54,41 @@ def test_lines(instance: SWEInstance) -> list[str]:
     return [] if start is None or end is None else lines[start + 1 : end]
 
 
+# Lines before the start marker that set up the environment the tests run in (and nothing
+# else: no git, no test patch, no installs).
+_ENV_LINE = re.compile(r"^\s*(source\s|\.\s|conda\s+activate\b|cd\s|export\s)")
+_HEREDOC = re.compile(r"<<-?\s*'?\"?(\w+)")
+
+
+def environment_lines(instance: SWEInstance) -> list[str]:
+    """The eval script's environment setup (``source``/``conda activate``/``cd``/``export``
+    before the start marker), for running other tests the way the eval script runs its own."""
+    out: list[str] = []
+    heredoc: str | None = None
+    for line in instance.eval_script.split("\n"):
+        if heredoc is not None:
+            heredoc = None if line.strip() == heredoc else heredoc
+            continue
+        if START_MARKER in line:
+            break
+        opened = _HEREDOC.search(line)
+        if opened:
+            heredoc = opened.group(1)
+            continue
+        if _ENV_LINE.match(line):
+            out.append(line.strip())
+    return out
+
+
+def workdir(instance: SWEInstance) -> str:
+    """Where the eval script runs its tests: its last ``cd`` before them (else /testbed)."""
+    dirs = [
+        line.split(None, 1)[1] for line in environment_lines(instance) if line.startswith("cd ")
+    ]
+    target = dirs[-1].strip() if dirs else scripts.TESTBED
+    return target if target.startswith("/") else scripts.TESTBED
+
+
 def strict_runner(instance: SWEInstance) -> str | None:
     """``pytest`` or ``unittest`` when the nonce reporter can run the script's tests."""
     body = "\n".join(test_lines(instance))
@@ -57,14 +99,33 @@ def strict_runner(instance: SWEInstance) -> str | None:
     return None
 
 
-def reporter_env(runner: str) -> list[str]:
-    """Shell lines that load the nonce reporter into the test command that follows."""
-    lines = [f"export PYTHONPATH={reporters.REPORTER_DIR}${{PYTHONPATH:+:$PYTHONPATH}}"]
-    if runner == "pytest":
-        lines.append(
-            'export PYTEST_ADDOPTS="-p agentlab_report${PYTEST_ADDOPTS:+ $PYTEST_ADDOPTS}"'
-        )
-    return lines
+def test_file(instance: SWEInstance, runner: str) -> str:
+    """Strict mode: the script's test command (the lines between its markers) as its own
+    file, run as ``nobody``; unittest through the strict runner with the script's interpreter."""
+    lines = test_lines(instance)
+    if runner == "unittest":
+        for cmd in _UNITTEST:
+            lines = [
+                line.replace(cmd, cmd.replace("-m unittest", "-m agentlab_unittest"))
+                for line in lines
+            ]
+    return "\n".join(["#!/bin/bash", *lines]) + "\n"
+
+
+def strict_block(plugins: Sequence[str], timeout: float) -> list[str]:
+    """Root's lines running :func:`test_file` as ``nobody`` with the strict limits, the
+    reporter and plugin autoloading off; as root (said in the log) if the image lacks
+    ``setpriv``. ``$?`` ends as the test command's exit status."""
+    run = f"bash {TESTS_FILE}"
+    return [
+        "if command -v setpriv >/dev/null 2>&1; then",
+        *scripts.unprivileged(run, plugins, timeout, cwd=None),
+        "else",
+        f"echo '{ROOT_NOTE}'",
+        *scripts.strict_env(plugins),
+        run,
+        "fi",
+    ]
 
 
 def official_image(instance: SWEInstance, namespace: str | None) -> str:
@@ -75,26 +136,32 @@ def official_image(instance: SWEInstance, namespace: str | None) -> str:
 
 
 def prepare_script(
-    instance: SWEInstance, restore: list[str], strict_runner: str | None = None
+    instance: SWEInstance,
+    restore: list[str],
+    strict_runner: str | None = None,
+    *,
+    plugins: Sequence[str] = (),
+    timeout: float = 1800.0,
 ) -> str:
     """The instance's eval script with the harness's two additions: the test command's exit
     code recorded after the end marker, and asset-restore commands before the start marker;
-    with ``strict_runner``, the reporter's environment right after the start marker."""
+    with ``strict_runner``, the test command replaced by :func:`strict_block`."""
     lines = instance.eval_script.strip().split("\n")
     out: list[str] = []
     inside = False
     for line in lines:
         if START_MARKER in line:
-            out += [*restore, line, *(reporter_env(strict_runner) if strict_runner else [])]
+            out += [*restore, line]
             restore, inside = [], True
             continue
-        if inside and strict_runner == "unittest":
-            for cmd in _UNITTEST:
-                line = line.replace(cmd, cmd.replace("-m unittest", "-m agentlab_unittest"))
         if END_MARKER in line:
             inside = False
+            if strict_runner:
+                out += strict_block(plugins, timeout)
             out += [f"{EXIT_CODE_VAR}=$?", line, f'echo "{EXIT_CODE_MARKER}: ${EXIT_CODE_VAR}"']
             continue
+        if inside and strict_runner:
+            continue  # in test_file, run as nobody
         out.append(line)
     return "\n".join(out + restore) + "\n"
 
@@ -128,13 +195,18 @@ async def stage_assets(sandbox: Sandbox, instance: SWEInstance) -> tuple[list[st
 
 
 async def run_current(
-    sandbox: Sandbox, instance: SWEInstance, prediction: Prediction, config: EvalConfig
+    sandbox: Sandbox,
+    instance: SWEInstance,
+    prediction: Prediction,
+    config: EvalConfig,
+    plugins: Sequence[str] = (),
 ) -> EvalResult:
-    """Apply the patch, run the instance's eval script and grade with its parser."""
+    """Apply the patch, run the instance's eval script and grade with its parser.
+    ``plugins``: pytest plugins strict mode loads (autoloading is off), from the repo's spec."""
     patch = prediction.patch or ""
     runner = strict_runner(instance) if config.strict else None
     restore, notes = await stage_assets(sandbox, instance)
-    script = prepare_script(instance, restore, runner)
+    script = prepare_script(instance, restore, runner, plugins=plugins, timeout=config.timeout)
     mode = STRICT_MODE if runner else HARNESS_MODE
     logs = EvalLogs(patch=patch, eval_sh=script, run_log=f"grading: {mode}\n" + notes)
     nonce = secrets.token_hex(16)
@@ -145,6 +217,7 @@ async def run_current(
     }
     if runner:
         files |= {
+            TESTS_FILE: (test_file(instance, runner), 0o644),
             f"{reporters.REPORTER_DIR}/agentlab_report.py": (reporters.PYTEST_PLUGIN, 0o644),
             f"{reporters.REPORTER_DIR}/agentlab_unittest.py": (reporters.UNITTEST_RUNNER, 0o644),
             reporters.NONCE_FILE: (nonce, 0o400),

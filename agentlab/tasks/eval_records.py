@@ -31,6 +31,8 @@ class EvalConfig:
     namespace: str | None = None
     # Strict mode: grade patches whose non-test code reaches for the grader ``suspicious``.
     detect_hacking: bool = True
+    # Grade further candidates of an instance in its warm container after a verified reset.
+    warm: bool = True
 
 
 @dataclass

@@ -25,6 +25,7 @@ from agentlab.tasks.eval_records import EvalConfig, EvalLogs, EvalResult, stage_
 from agentlab.tasks.grading import Grade
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import Dataset, RepoSpec, SWEInstance, namespace_image
+from agentlab.tasks.warm import WarmContainers
 from agentlab.types import SandboxSpec
 
 RESULTS_CAP_BYTES = 8 * 1024 * 1024
@@ -142,8 +143,11 @@ async def evaluate(
     instance: SWEInstance,
     prediction: Prediction,
     config: EvalConfig,
+    warm: WarmContainers | None = None,
 ) -> EvalResult:
-    """Grade one prediction; infrastructure failures are retried, then reported as error."""
+    """Grade one prediction; infrastructure failures are retried, then reported as error.
+    With ``warm``, in a container kept warm for this instance (reset and verified after each
+    candidate, see :mod:`agentlab.tasks.warm`); else in a fresh one."""
     started = time.monotonic()
     logs = EvalLogs(patch=prediction.patch or "")
     if prediction.is_empty:
@@ -166,13 +170,20 @@ async def evaluate(
         try:
             image = await images.image_for(dataset, instance)
             spec = sandbox_spec(config, image, instance.instance_id)
-            async with backend.open(spec) as sandbox:
+
+            async def grade_in(sandbox: Sandbox) -> EvalResult:
                 if instance.is_current_format:
-                    result = await run_current(sandbox, instance, prediction, config)
-                else:
-                    result = await run_in_sandbox(
-                        sandbox, instance, dataset.spec_for(instance), prediction, config
-                    )
+                    known = dataset.specs.get((instance.repo, instance.version))
+                    plugins = known.pytest_plugins if known else ()
+                    return await run_current(sandbox, instance, prediction, config, plugins)
+                spec_ = dataset.spec_for(instance)
+                return await run_in_sandbox(sandbox, instance, spec_, prediction, config)
+
+            if warm is not None:
+                result = await warm.run(spec, instance.instance_id, grade_in)
+            else:
+                async with backend.open(spec) as sandbox:
+                    result = await grade_in(sandbox)
             result.attempts = attempt
             result.duration_s = time.monotonic() - started
             return result

@@ -15,6 +15,7 @@ every git root runs goes through :data:`GIT` with fsmonitor and hooks switched o
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 
 from agentlab.tasks.reporters import NONCE_DIR, REPORTER_DIR, RESULTS_FILE
 from agentlab.tasks.swebench import RepoSpec, SWEInstance, diff_files
@@ -97,32 +98,50 @@ def _strict_test_command(spec: RepoSpec, timeout: float) -> str:
     if spec.log_parser == "unittest":
         for prefix in ("python3 -m unittest", "python -m unittest"):
             cmd = cmd.replace(prefix, "python3 -m agentlab_unittest")
-    plugins = " ".join(f"-p {p}" for p in ("agentlab_report", *spec.pytest_plugins))
+    return "\n".join(unprivileged(cmd, spec.pytest_plugins, timeout))
+
+
+def unprivileged(
+    cmd: str, plugins: Sequence[str], timeout: float, *, cwd: str | None = TESTBED
+) -> list[str]:
+    """Root's lines that run ``cmd`` as ``nobody`` under the strict limits, with the reporter
+    loaded and pytest's plugin autoloading off (only the reporter and ``plugins`` load); the
+    lines end with ``$?`` set to ``cmd``'s exit status. ``cwd=None``: root's directory."""
     inner = (
-        f"ulimit -u {MAX_USER_PROCS}; ulimit -f {MAX_FILE_KB}; cd {TESTBED}; "
-        f"export PYTHONPATH={REPORTER_DIR}${{PYTHONPATH:+:$PYTHONPATH}}; "
-        # Autoloading would load any pytest11 entry point on sys.path, /testbed's included;
-        # only the reporter and the plugins the repo's spec names load.
-        "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1; "
-        f"export PYTEST_ADDOPTS={shlex.quote(plugins)}; "
-        f"exec {cmd}"
+        f"ulimit -u {MAX_USER_PROCS}; ulimit -f {MAX_FILE_KB}; "
+        + (f"cd {cwd}; " if cwd else "")
+        + "; ".join(strict_env(plugins))
+        + f"; exec {cmd}"
     )
     # Prepared as root, then the tests run as nobody: they cannot read root's files, and the
     # per-user process limit holds (root ignores RLIMIT_NPROC).
-    return "\n".join(
-        [
-            *worktree_for(TESTBED, NOBODY),
-            f"chown -R {NOBODY}:{NOBODY} {NONCE_DIR} && chmod 0700 {NONCE_DIR}",
-            f"touch {RESULTS_FILE} && chmod 0622 {RESULTS_FILE}",
-            f"timeout -s KILL {int(timeout)} setpriv --reuid={NOBODY} --regid={NOBODY} "
-            f"--clear-groups --no-new-privs env HOME=/tmp {NOBODY_GIT_ENV} "
-            f"bash -c {shlex.quote(inner)}",
-            # Whatever the tests left behind (a fork bomb's orphans hold our output pipe open)
-            # dies now; the loop catches processes forked while pkill was scanning. -U: the
-            # real uid, which a setuid program the tests start does not change.
-            f"for _ in 1 2 3 4 5 6 7 8; do pkill -KILL -U {NOBODY} || break; sleep 0.2; done",
-        ]
-    )
+    return [
+        *worktree_for(TESTBED, NOBODY),
+        f"chown -R {NOBODY}:{NOBODY} {NONCE_DIR} && chmod 0700 {NONCE_DIR}",
+        f"touch {RESULTS_FILE} && chmod 0622 {RESULTS_FILE}",
+        f"timeout -s KILL {int(timeout)} setpriv --reuid={NOBODY} --regid={NOBODY} "
+        f"--clear-groups --no-new-privs env HOME=/tmp {NOBODY_GIT_ENV} "
+        f"bash -c {shlex.quote(inner)}",
+        "agentlab_rc=$?",
+        # Whatever the tests left behind (a fork bomb's orphans hold our output pipe open)
+        # dies now; the loop catches processes forked while pkill was scanning. -U: the
+        # real uid, which a setuid program the tests start does not change.
+        f"for _ in 1 2 3 4 5 6 7 8; do pkill -KILL -U {NOBODY} || break; sleep 0.2; done",
+        "(exit $agentlab_rc)",
+    ]
+
+
+def strict_env(plugins: Sequence[str]) -> list[str]:
+    """Shell lines loading the reporter into the tests that follow, with pytest's plugin
+    autoloading off: any ``pytest11`` entry point on ``sys.path`` (``/testbed``'s included)
+    would load otherwise; only the reporter and ``plugins`` (the repo's spec names them) do.
+    Values set before (an environment's activation) are kept after ours."""
+    addopts = " ".join(f"-p {p}" for p in ("agentlab_report", *plugins))
+    return [
+        f"export PYTHONPATH={REPORTER_DIR}${{PYTHONPATH:+:$PYTHONPATH}}",
+        "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1",
+        f'export PYTEST_ADDOPTS="{addopts}${{PYTEST_ADDOPTS:+ $PYTEST_ADDOPTS}}"',
+    ]
 
 
 def worktree_for(repo: str, uid: int) -> list[str]:
@@ -137,5 +156,7 @@ def worktree_for(repo: str, uid: int) -> list[str]:
         f"find {repo} -mindepth 1 -path {repo}/.git -prune -o ! -user {uid} "
         f"-exec chown -h {uid}:{uid} {{}} +",
         f"chown root:root {repo} && chmod 1777 {repo}",
-        f"chown -R root:root {repo}/.git && chmod -R go-w {repo}/.git",
+        # Only what needs it: a warm container's reset sees any .git inode whose ctime moved.
+        f"find {repo}/.git \\( ! -user 0 -o ! -group 0 \\) -exec chown -h root:root {{}} + && "
+        f"find {repo}/.git ! -type l -perm /022 -exec chmod go-w {{}} +",
     ]

@@ -25,6 +25,7 @@ from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
 from agentlab.store import open_store
 from agentlab.store.eval_store import EvalStore
 from agentlab.tasks import official
+from agentlab.tasks.current import ROOT_NOTE
 from agentlab.tasks.harness import EvalConfig, InstanceImages
 from agentlab.tasks.instances import convert, write_jsonl
 from agentlab.tasks.swebench import Dataset, load_dataset
@@ -240,7 +241,9 @@ def _activated(current: Path, tmp_path: Path) -> Path:
 def _graded_strictly(logs: Path, ids: list[str]) -> None:
     for iid in ids:
         run_log = (logs / iid / "run_instance.log").read_text()
-        assert run_log.startswith("grading: strict"), iid
+        assert "grading: strict" in run_log.splitlines(), iid
+        output = (logs / iid / "test_output.txt").read_text()
+        assert ROOT_NOTE not in output, iid  # the tests ran as nobody
         assert (logs / iid / "test_results.txt").read_text().strip(), iid
 
 

@@ -23,6 +23,7 @@ from agentlab.tasks import grading, reports
 from agentlab.tasks.harness import EvalConfig, EvalResult, InstanceImages, evaluate, regrade
 from agentlab.tasks.predictions import GOLD, Prediction, gold_predictions, load_predictions
 from agentlab.tasks.swebench import Dataset, LoadProblem
+from agentlab.tasks.warm import WarmContainers
 
 Progress = Callable[[Prediction, EvalResult], None]
 
@@ -102,7 +103,7 @@ async def run_swe(
         inst = by_id[pred.instance_id]
         if run.rewrite_reports:
             return _regrade(run, pred)
-        return await evaluate(backend, images, run.dataset, inst, pred, cfg)
+        return await evaluate(backend, images, run.dataset, inst, pred, cfg, warm)
 
     async def persist(pred: Prediction, result: EvalResult) -> None:
         g = result.grade
@@ -133,11 +134,16 @@ async def run_swe(
         if progress:
             progress(pred, result)
 
+    # One container per instance stays warm between its candidates (samples).
+    warm = WarmContainers(backend, max_idle=2 * run.max_workers) if cfg.warm else None
     try:
         await fan_out(todo, work, max_workers=run.max_workers, on_result=persist)
     except BaseException:
         await store.finish_run(cfg.run_id, "interrupted")
         raise
+    finally:
+        if warm is not None:
+            await warm.aclose()
     await _write_run_reports(run, preds, store, summary)
     return summary
 

@@ -41,10 +41,11 @@ from agentlab.scoring.selectors import Selector
 from agentlab.store.eval_store import EvalStore
 from agentlab.store.run_store import CONTEXT_SAMPLE, RunState
 from agentlab.store.scoring_store import ScoringStore
-from agentlab.tasks import grading
+from agentlab.tasks import current, grading
 from agentlab.tasks.harness import EvalConfig, InstanceImages, evaluate
 from agentlab.tasks.predictions import Prediction
 from agentlab.tasks.swebench import Dataset, SWEInstance
+from agentlab.tasks.warm import WarmContainers
 from agentlab.types import CallContext, Candidate, SandboxSpec
 
 TESTBED = "/testbed"
@@ -126,6 +127,8 @@ class SWEPipeline:
         self.by_id = dataset.by_id()
         self.eval = EvalConfig(run_id=env.run_id, timeout=600.0, retries=2)
         self.evals = EvalStore(env.store.store)
+        # Candidates of one problem are graded in its warm container, reset and verified between.
+        self.warm = WarmContainers(env.pool, max_idle=max(2, env.config.concurrency.sandboxes))
         self._locks: dict[object, asyncio.Lock] = {}
         # Results (or the failure) of per-problem and per-diff work, shared by all samples.
         self._contexts: dict[str, ProblemContext | BaseException] = {}
@@ -142,9 +145,16 @@ class SWEPipeline:
         return (Stage("context", per_problem=True), Stage("testing"), Stage("editing"))
 
     async def aclose(self) -> None:
-        """Nothing to release: every sandbox is closed by the block that opened it."""
+        """Remove the grading containers kept warm."""
+        await self.warm.aclose()
 
     # ------------------------------------------------------------------------- sandboxes
+
+    def repo_dir(self, task_id: str) -> str:
+        """Where the repository is: /testbed, or where a current-format instance's eval script
+        runs its tests."""
+        instance = self.by_id[task_id]
+        return current.workdir(instance) if instance.is_current_format else TESTBED
 
     def spec(self, image: str, task_id: str, sample: int) -> SandboxSpec:
         return SandboxSpec(
@@ -152,14 +162,14 @@ class SWEPipeline:
             run_id=self.env.run_id,
             cpus=1.0,
             memory_mb=2048,
-            workdir=TESTBED,
+            workdir=self.repo_dir(task_id),
             ttl_s=6 * 3600,
             labels={"agentlab.instance_id": task_id[:200], "agentlab.sample": str(sample)},
         )
 
-    async def squash(self, sandbox: Sandbox) -> None:
+    async def squash(self, sandbox: Sandbox, repo: str = TESTBED) -> None:
         """Replace the repository's history with one commit of its current tree."""
-        done = await sandbox.exec(["bash", "-c", SQUASH], cwd=TESTBED, timeout=300)
+        done = await sandbox.exec(["bash", "-c", SQUASH], cwd=repo, timeout=300)
         if not done.ok:
             raise SandboxError(f"cannot squash the repository history: {done.stderr.strip()}")
 
@@ -190,12 +200,13 @@ class SWEPipeline:
 
     async def _read_sources(self, image: str, task_id: str) -> dict[str, str]:
         limit = self.env.config.context.max_file_tokens
+        repo = self.repo_dir(task_id)
         async with self.env.pool.open(self.spec(image, task_id, CONTEXT_SAMPLE), task_id) as sb:
-            await self.squash(sb)
-            listed = await sb.exec(["git", "ls-files"], cwd=TESTBED, timeout=60)
+            await self.squash(sb, repo)
+            listed = await sb.exec(["git", "ls-files"], cwd=repo, timeout=60)
             files: dict[str, str] = {}
             for path in source_files(listed.stdout.splitlines()):
-                text = (await sb.read_file(f"{TESTBED}/{path}")).decode("utf-8", "replace")
+                text = (await sb.read_file(f"{repo}/{path}")).decode("utf-8", "replace")
                 if estimate_tokens(text) <= limit:
                     files[path] = text
         return files
@@ -256,8 +267,11 @@ class SWEPipeline:
         sampling = env.config.sampling
         ctx = CallContext(run_id=env.run_id, task_id=task_id, sample=sample)
         async with env.pool.open(self.spec(problem.image, task_id, sample), task_id) as sb:
-            await self.squash(sb)
-            ws = Workspace(sb, repo_dir=TESTBED)
+            repo = self.repo_dir(task_id)
+            await self.squash(sb, repo)
+            # A current-format instance's tests run in its eval script's environment.
+            prelude = current.environment_lines(instance) if instance.is_current_format else []
+            ws = Workspace(sb, repo_dir=repo, prelude=tuple(prelude))
             await env.store.set_trajectory(
                 env.run_id, task_id, sample, stage="testing", status="running"
             )
@@ -336,5 +350,6 @@ class SWEPipeline:
             instance,
             self._prediction(candidate),
             self.eval,
+            self.warm,
         )
         return result.grade

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 
 from agentlab.llm.scripted import Rule
+from agentlab.tasks.current import test_lines
 from agentlab.tasks.swebench import Dataset, SWEInstance, diff_files
 
 SYSTEM_RELEVANCE = r"judge whether a source file matters"
@@ -83,6 +84,12 @@ def _block(path: str, search: list[str], replace: list[str]) -> str:
     return f"{path}\n<<<<<<< SEARCH\n{body}{chr(10) if body else ''}=======\n{new}\n>>>>>>> REPLACE"
 
 
+def _test_cmd(dataset: Dataset, instance: SWEInstance) -> str:
+    if instance.is_current_format:  # the eval script's own test command
+        return "\n".join(line for line in test_lines(instance) if line.strip())
+    return dataset.spec_for(instance).test_cmd
+
+
 def test_script(instance: SWEInstance, test_cmd: str) -> str:
     """A reproduction script: the hidden tests, run in a scratch copy of the repository."""
     return TEST_SCRIPT.format(patch=instance.test_patch, command=test_cmd)
@@ -124,7 +131,7 @@ def gold_rules(dataset: Dataset, instances: Iterable[SWEInstance] | None = None)
     """Rules that solve ``instances`` (default: all of ``dataset``) with the gold patches."""
     rules = follow_up_rules()
     for instance in dataset.instances if instances is None else instances:
-        rules += instance_rules(instance, dataset.spec_for(instance).test_cmd)
+        rules += instance_rules(instance, _test_cmd(dataset, instance))
     rules.append(Rule(system=SYSTEM_RELEVANCE, replies=("Not needed for this issue.\nSCORE: 1",)))
     return rules
 
