@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from agentlab.budget.fit import SelectionCurve
 from agentlab.budget.plan import Choice, Plan
@@ -55,6 +57,16 @@ class Report:
         self.out, self.store_url = out, store_url
         self.parts: list[str] = []
         self.numbers: dict[str, float] = {}
+
+    def _figure(self, fig: Figure, ax: Axes, name: str, alt: str, xlabel: str, ylabel: str) -> None:
+        """Label, save as ``name`` next to results.md, close, and link it from the text."""
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(self.out / name, dpi=120)
+        plt.close(fig)
+        self.parts.append(f"![{alt}]({name})\n")
 
     def _sql(self, *queries: str) -> None:
         self.parts.append('SQL behind these numbers (`agentlab sql --store STORE "..."`):\n')
@@ -150,14 +162,10 @@ class Report:
         )
         ax.plot([p.k for p in first], [p.power_law for p in first], "x", label="power law from 8")
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("k (samples per problem)")
-        ax.set_ylabel("coverage")
-        ax.set_title("SmolLM2-135M on 80 HumanEval problems")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(self.out / "coverage.png", dpi=120)
-        plt.close(fig)
-        self.parts.append("![coverage vs k](coverage.png)\n")
+        ax.set_title(f"{len(run.tasks)} HumanEval problems")
+        self._figure(
+            fig, ax, "coverage.png", "coverage vs k", "k (samples per problem)", "coverage"
+        )
         self._sql(
             "SELECT task_id, sample, resolved FROM candidate WHERE run_id = 'he-scaling'"
             " ORDER BY task_id, sample",
@@ -228,13 +236,14 @@ class Report:
             "k--",
             label="independent samples",
         )
-        ax.set_xlabel("micro-USD per problem")
-        ax.set_ylabel("coverage")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(self.out / "serial_vs_parallel.png", dpi=120)
-        plt.close(fig)
-        self.parts.append("![serial vs parallel](serial_vs_parallel.png)\n")
+        self._figure(
+            fig,
+            ax,
+            "serial_vs_parallel.png",
+            "serial vs parallel",
+            "micro-USD per problem",
+            "coverage",
+        )
         self._sql(
             "SELECT task_id, sample, step, record_json FROM turn"
             " WHERE run_id = 'he-serial1' AND stage = 'completion'",
@@ -315,13 +324,7 @@ class Report:
         for idx, label in ((1, "random pick"), (2, "majority"), (3, "CodeT"), (4, "coverage")):
             ax.plot(ks, [r[idx] for r in rows], "o-", label=label)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("k")
-        ax.set_ylabel("score")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(self.out / "selection.png", dpi=120)
-        plt.close(fig)
-        self.parts.append("![selection](selection.png)\n")
+        self._figure(fig, ax, "selection.png", "selection", "k", "score")
 
     def planning(
         self,

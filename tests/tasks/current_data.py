@@ -17,6 +17,11 @@ from agentlab.tasks.swebench import Dataset, load_dataset
 
 def current_dataset(ids: tuple[str, ...], namespace: str, folder: Path) -> Dataset:
     """``ids`` of agentlab-mini in the current format, images tagged under ``namespace``."""
+    return load_dataset(write_current_instances(ids, namespace, folder), offline=True)
+
+
+def write_current_instances(ids: tuple[str, ...], namespace: str, folder: Path) -> Path:
+    """Write ``folder/instances.jsonl`` for ``ids`` and tag their locally built images."""
     import docker
 
     from agentlab.sandbox.docker import image_exists
@@ -38,7 +43,7 @@ def current_dataset(ids: tuple[str, ...], namespace: str, folder: Path) -> Datas
         client.close()
     path = folder / "instances.jsonl"
     write_jsonl(records, path)
-    return load_dataset(path, offline=True)
+    return path
 
 
 def patched(bundle: Path, base: str, patch: str, edits: dict[str, str], tmp: Path) -> str:

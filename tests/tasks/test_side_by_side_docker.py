@@ -27,8 +27,9 @@ from agentlab.store.eval_store import EvalStore
 from agentlab.tasks import official
 from agentlab.tasks.current import ROOT_NOTE
 from agentlab.tasks.harness import EvalConfig, InstanceImages
-from agentlab.tasks.instances import convert, write_jsonl
+from agentlab.tasks.instances import write_jsonl
 from agentlab.tasks.swebench import Dataset, load_dataset
+from tests.tasks.current_data import write_current_instances
 
 pytestmark = [
     pytest.mark.docker,
@@ -71,26 +72,7 @@ def _subset(data: Dataset) -> Dataset:
 @pytest.fixture(scope="module")
 def current(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Current-format instances whose images exist locally under the names they give."""
-    import docker
-
-    from agentlab.sandbox.docker import image_exists
-
-    if not image_exists("agentlab/base:bookworm"):
-        pytest.skip("base image missing: run `agentlab sandbox build-base`")
-    old = _subset(resolve_dataset("agentlab-mini"))
-    images = InstanceImages(ProviderImages(), EvalConfig())
-    records = convert(old, namespace=NAMESPACE)
-    client = docker.from_env()
-    try:
-        for inst, record in zip(old.instances, records, strict=True):
-            built = asyncio.run(images.image_for(old, inst))
-            repo, tag = record["image"].rsplit(":", 1)
-            client.images.get(built).tag(repo, tag)
-    finally:
-        client.close()
-    path = tmp_path_factory.mktemp("sbs") / "instances.jsonl"
-    write_jsonl(records, path)
-    return path
+    return write_current_instances(CHOSEN, NAMESPACE, tmp_path_factory.mktemp("sbs"))
 
 
 def _predictions(tmp: Path) -> dict[str, Path]:
