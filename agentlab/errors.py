@@ -16,6 +16,7 @@ Where a built-in fits, the subclass inherits it too, so ``except TimeoutError`` 
     │   │   ├── RateLimitedError           429, carries Retry-After
     │   │   └── LLMTimeoutError(TimeoutError)
     │   ├── FatalLLMError                  400/401/403/404: fails fast, names endpoint and cause
+    │   │   └── ContextOverflowError       the prompt does not fit the model's context window
     │   └── MalformedResponseError         the endpoint answered with something unparseable
     ├── BudgetExceededError                a call or a sample would pass the run's hard cap
     ├── ScopeBudgetExceededError           ... or one problem's cap (stops that problem only)
@@ -93,6 +94,28 @@ class LLMTimeoutError(RetryableLLMError, TimeoutError):
 
 class FatalLLMError(LLMError):
     """A request that will never succeed as sent (bad key, unknown model, bad request)."""
+
+
+class ContextOverflowError(FatalLLMError):
+    """The endpoint refused the prompt as longer than the model's context window.
+
+    Carries what the server said, when it said it: ``prompt_tokens`` (the prompt as the
+    model counts it) and ``context_tokens`` (its window). Never retried as sent; the
+    caller may shorten the prompt (the agent loop does) or end the sample.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        status: int | None = None,
+        prompt_tokens: int | None = None,
+        context_tokens: int | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, status=status)
+        self.prompt_tokens = prompt_tokens
+        self.context_tokens = context_tokens
 
 
 class MalformedResponseError(LLMError):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentlab.types import Message, Record, ToolCall, Usage
 
 ToolErrorKind = Literal["", "malformed", "unknown_tool", "bad_arguments", "format"]
-AgentStatus = Literal["submitted", "step_limit", "time_limit", "cost_limit"]
+AgentStatus = Literal["submitted", "step_limit", "time_limit", "cost_limit", "context_exhausted"]
 
 
 class AgentLimits(BaseModel):
@@ -35,6 +35,13 @@ class AgentLimits(BaseModel):
     output_chars: int = Field(10_000, ge=200, description="Cap of one observation (head + tail).")
     max_tokens: int = Field(2048, ge=16, description="Per model reply.")
     temperature: float = Field(0.0, ge=0, le=2)
+    context_tokens: int | None = Field(
+        None,
+        ge=128,
+        description="The model's context window (prompt + reply) the history is kept inside; "
+        "None = the endpoint's (`n_ctx` of a local model, else its `context_tokens`), and if "
+        "that is unknown too, learned from the first refusal.",
+    )
 
 
 class ToolRun(Record):
@@ -61,10 +68,17 @@ class AgentStep(Record):
     model_s: float = 0.0
     elapsed_s: float = 0.0
     tree_diff: str | None = Field(None, description="The working tree after this step, if changed.")
+    prompt_estimate: int = Field(0, description="Our token estimate of the prompt sent.")
+    trimmed: int = Field(0, description="Earlier steps not sent in full (context window).")
+    stopped: str = Field(
+        "", description="Why no prompt could be sent: the trajectory ended here, no reply."
+    )
 
     @property
     def action(self) -> str:
         """A short label for the turn row: the tools called, or ``final``."""
+        if self.stopped:
+            return "context_exhausted"
         if self.final:
             return "final"
         names = ",".join(r.call.name for r in self.runs) or "pending"
@@ -79,6 +93,8 @@ class AgentOutcome(Record):
     diff: str
     steps: int
     usd: float
+    reason: str = ""  # one line, for an ending other than a limit (context_exhausted)
+    trimmed_calls: int = 0  # model calls whose prompt left earlier steps out or short
     malformed_calls: int = 0
     unknown_tools: int = 0
     bad_calls: int = 0

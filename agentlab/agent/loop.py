@@ -8,6 +8,12 @@ was stored: finished steps are replayed into the conversation (nothing re-runs; 
 back from the last stored diff), and a pending step is finished without asking the model
 again. Its state-changing calls *are* run again, on the restored tree, and the observation
 says so.
+
+What is sent is the conversation fitted to the model's context window
+(:mod:`agentlab.agent.history`: old observations elided, then old steps left out). When no
+prompt fits, or the model keeps refusing the prompt as too long, the trajectory ends
+``context_exhausted``: a last step with the one-line reason and no reply is stored, so a
+resumed run ends there too.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from typing import Protocol
 
 from agentlab.agent.agent_prompts import TEXT_SYSTEM, TOOLS_SYSTEM, text_call
 from agentlab.agent.agent_records import AgentLimits, AgentOutcome, AgentStatus, AgentStep, ToolRun
+from agentlab.agent.context import estimate_tokens
+from agentlab.agent.history import Window
 from agentlab.agent.tools import TOOLS, Toolbox, changes_state
+from agentlab.errors import ContextOverflowError
 from agentlab.llm.budget import prompt_token_ceiling
 from agentlab.llm.pricing import ApiPrice, CpuPrice, GpuPrice
 from agentlab.protocols import Sandbox
@@ -42,6 +51,7 @@ class ToolModel(Protocol):
 
 
 RERUN = "[agentlab: the run was interrupted during this call; it runs again on the tree as of the previous step]"  # noqa: E501
+REFUSALS = 3  # prompts refused as too long in one step before the trajectory gives up
 
 
 async def run_agent(
@@ -64,17 +74,21 @@ async def run_agent(
     pending = latest[max(latest)] if latest and not latest[max(latest)].done else None
     diffs = [s.tree_diff for s in steps if s.tree_diff is not None]
     await tools.restore(diffs[-1] if diffs else "")
+    window = _window(limits, steps)
     for s in steps:
         messages += _render(s, limits)
     status: AgentStatus | None = None
     while not (steps and steps[-1].final) and (status := _limit(steps, limits)) is None:
         started, resumed = time.perf_counter(), pending is not None
-        step = pending or await _ask(client, messages, limits, context, len(steps), steps)
+        step = pending or await _ask(client, messages, window, limits, context, len(steps), steps)
         if step is None:
             status = "cost_limit"
             break
         if not resumed and on_step:
             await on_step(step)
+        if step.stopped:  # no prompt fits the model's window: stored above, and the end
+            steps.append(step)
+            break
         step = await _act(step, tools, limits, rerun=resumed)
         pending, spent = None, time.perf_counter() - started
         step = step.model_copy(update={"elapsed_s": spent + (step.model_s if resumed else 0.0)})
@@ -83,11 +97,14 @@ async def run_agent(
         steps.append(step)
         messages += _render(step, limits)
     runs = [r for s in steps for r in s.runs]
+    stopped = steps[-1].stopped if steps else ""
     return AgentOutcome(
-        status=status or "submitted",
+        status=status or ("context_exhausted" if stopped else "submitted"),
         diff=await tools.snapshot(),
-        steps=len(steps),
+        steps=sum(not s.stopped for s in steps),
         usd=sum(s.usd for s in steps),
+        reason=stopped,
+        trimmed_calls=sum(s.trimmed > 0 for s in steps),
         malformed_calls=sum(r.error == "malformed" for r in runs),
         unknown_tools=sum(r.error == "unknown_tool" for r in runs),
         bad_calls=sum(r.error in ("bad_arguments", "format") for r in runs),
@@ -106,29 +123,69 @@ def _limit(steps: list[AgentStep], limits: AgentLimits) -> AgentStatus | None:
     return None
 
 
+def _window(limits: AgentLimits, steps: list[AgentStep]) -> Window:
+    """The model's window, with the token ratio the stored steps taught (for a resume)."""
+    tools = estimate_tokens(str([t.model_dump() for t in TOOLS])) if limits.mode == "tools" else 0
+    window = Window(limits.context_tokens, limits.max_tokens, extra_tokens=tools)
+    for s in steps:
+        window.learn(s.prompt_estimate, s.usage.prompt_tokens)
+    return window
+
+
 async def _ask(
     client: ToolModel,
     messages: list[Message],
+    window: Window,
     limits: AgentLimits,
     context: CallContext | None,
     n: int,
     steps: list[AgentStep],
 ) -> AgentStep | None:
-    """One model call, or None if its worst case would pass the trajectory's dollar cap."""
-    request = ChatRequest(
-        model=client.model,
-        messages=tuple(messages),
-        max_tokens=limits.max_tokens,
-        temperature=limits.temperature,
-        tools=TOOLS if limits.mode == "tools" else (),
-    )
-    if limits.max_usd is not None:
-        worst = client.price.ceiling(prompt_token_ceiling(request), limits.max_tokens)
-        if sum(s.usd for s in steps) + worst > limits.max_usd:
-            return None
-    response = await client.generate(
-        request, (context or CallContext()).model_copy(update={"step": n})
-    )
+    """One model call on the history fitted to the window; None if its worst case would
+    pass the trajectory's dollar cap; a ``stopped`` step if no prompt fits the window."""
+    refusal = ""
+    for _ in range(REFUSALS):
+        fitted = window.fit(messages)
+        if fitted is None:
+            return _stopped(n, window.too_small(messages))
+        request = ChatRequest(
+            model=client.model,
+            messages=tuple(fitted.messages),
+            max_tokens=limits.max_tokens,
+            temperature=limits.temperature,
+            tools=TOOLS if limits.mode == "tools" else (),
+        )
+        if limits.max_usd is not None:
+            worst = client.price.ceiling(prompt_token_ceiling(request), limits.max_tokens)
+            if sum(s.usd for s in steps) + worst > limits.max_usd:
+                return None
+        try:
+            response = await client.generate(
+                request, (context or CallContext()).model_copy(update={"step": n})
+            )
+        except ContextOverflowError as exc:
+            window.refused(fitted.estimate, exc)
+            refusal = str(exc)
+            continue
+        window.learn(fitted.estimate, response.usage.prompt_tokens)
+        return _step(n, response, limits, client, fitted.estimate, fitted.trimmed)
+    return _stopped(n, f"the model refused the prompt {REFUSALS} times as too long: {refusal}")
+
+
+def _stopped(n: int, reason: str) -> AgentStep:
+    reply = Message(role="assistant", content="")
+    reason = "context_exhausted: " + " ".join(reason.split())
+    return AgentStep(step=n, reply=reply, done=True, final=True, stopped=reason[:500])
+
+
+def _step(
+    n: int,
+    response: ChatResponse,
+    limits: AgentLimits,
+    client: ToolModel,
+    estimate: int,
+    trimmed: int,
+) -> AgentStep:
     choice = response.choices[0]
     calls = (
         tuple(
@@ -144,6 +201,8 @@ async def _ask(
         usage=response.usage,
         usd=client.price.cost(response.usage).usd,
         model_s=response.latency_s,
+        prompt_estimate=estimate,
+        trimmed=trimmed,
     )
 
 

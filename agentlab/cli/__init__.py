@@ -43,9 +43,25 @@ def _root() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: agentlab's own errors become one line, exit code 2."""
+    """Console-script entry point: agentlab's own errors become one line, exit code 2.
+
+    So do they when concurrent work raised them (an exception group holding only agentlab
+    errors: the first is shown); anything else keeps its traceback, as a bug should.
+    """
     try:
         app()
     except AgentlabError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(exc)
+    except BaseExceptionGroup as group:
+        ours, rest = group.split(AgentlabError)
+        if ours is None or rest is not None:
+            raise
+        leaf: BaseException = ours
+        while isinstance(leaf, BaseExceptionGroup):
+            leaf = leaf.exceptions[0]
+        _fail(leaf)
+
+
+def _fail(exc: BaseException) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    sys.exit(2)

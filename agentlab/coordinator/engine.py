@@ -6,9 +6,12 @@ each item's attempt runs. An item that the store says is finished (trajectory ``
 candidate graded) is skipped; any other resumes from its stored steps. Infrastructure
 failures are retried a few times in the run, then left as ``error`` for the next
 ``--resume``; a problem whose every sample failed is marked ``failed`` with the reason, and
-the run goes on. :class:`BudgetExceededError` is the
-one error that ends the run, here and only here: the fan-out cancels the items in flight
-(their finished steps are already stored) and the run is marked ``budget_exhausted``.
+the run goes on. A prompt the model refuses as longer than its context window ends that
+sample at once (trajectory ``context_exhausted`` with the reason; not retried, since it would
+be refused again); the agent loop trims its history and rarely lets one through.
+:class:`BudgetExceededError` is the one error that ends the run, here and only here: the
+fan-out cancels the items in flight (their finished steps are already stored) and the run
+is marked ``budget_exhausted``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from agentlab.coordinator.env import INFRA_ERRORS, RunEnv, describe, first_leaf
 from agentlab.coordinator.executors import make_executor
 from agentlab.coordinator.kinds.base import Pipeline, TaskKind
 from agentlab.coordinator.rounds import run_rounds
-from agentlab.errors import BudgetExceededError, ScopeBudgetExceededError
+from agentlab.errors import BudgetExceededError, ContextOverflowError, ScopeBudgetExceededError
 from agentlab.protocols import Executor
 from agentlab.store.run_store import RunState
 from agentlab.store.run_tables import Trajectory
@@ -251,4 +254,11 @@ async def _attempts(env: RunEnv, pipeline: Pipeline, task_id: str, sample: int) 
                 env.run_id, task_id, sample, status="error", error=reason
             )
             env.progress.note(f"{task_id} sample {sample}: {reason}")
+        except ContextOverflowError as exc:
+            reason = describe(exc)
+            await env.store.set_trajectory(
+                env.run_id, task_id, sample, status="context_exhausted", error=reason
+            )
+            env.progress.note(f"{task_id} sample {sample}: {reason}")
+            return reason
     return reason

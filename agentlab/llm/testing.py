@@ -13,7 +13,10 @@ Scripted tool calls (``Rule.tool_calls``) are served in both wire formats (see
 :mod:`agentlab.llm.scripted_wire`). Faults queued on the model (:class:`Fault`) come back as
 real HTTP: 429 with Retry-After,
 500, a hang, malformed JSON, nonsense usage, 401, 404. Every request is logged
-(:attr:`ScriptedServer.requests`) so tests can count what the server saw.
+(:attr:`ScriptedServer.requests`) so tests can count what the server saw. A model with
+``context_tokens`` refuses a prompt that reaches it with llama-cpp-python's reply: HTTP 400,
+``{"error": {"message": "This model's maximum context length is ...", "type":
+"invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}``.
 
 ``python -m agentlab.llm.testing --latency 0.2`` runs it standalone (prints ``PORT <n>``).
 """
@@ -279,6 +282,10 @@ class ScriptedServer:
         fault = self.model.take_fault(request)
         if fault is not None and fault.kind not in ("bad_usage", "malformed"):
             return await self._fault_reply(fault)
+        refusal = self.model.overflow(request)
+        if refusal is not None:
+            error = {"message": str(refusal), "type": "invalid_request_error", "param": "messages"}
+            return _json_reply(400, {"error": {**error, "code": "context_length_exceeded"}})
         if self.model.latency_s:
             await asyncio.sleep(self.model.latency_s)
         if fault is not None and fault.kind == "malformed":

@@ -28,12 +28,14 @@ from typing import Any
 import httpx
 
 from agentlab.errors import (
+    ContextOverflowError,
     FatalLLMError,
     LLMTimeoutError,
     MalformedResponseError,
     RateLimitedError,
     RetryableLLMError,
 )
+from agentlab.llm.overflow import context_overflow
 
 _SSL_CONTEXT: ssl.SSLContext | None = None
 
@@ -82,6 +84,14 @@ def _snippet(response: httpx.Response) -> str:
         text = response.text
     text = " ".join(text.split())
     return text[:200]
+
+
+def _overflow(response: httpx.Response) -> tuple[int | None, int | None] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return context_overflow(body, response.text)
 
 
 class HttpPool:
@@ -228,6 +238,16 @@ class HttpPool:
                 endpoint=self.endpoint,
                 status=status,
                 retry_after=parse_retry_after(response.headers),
+            )
+        overflow = _overflow(response) if status in (400, 413) else None
+        if overflow is not None:
+            prompt, window = overflow
+            return ContextOverflowError(
+                f"{where}: the prompt does not fit the model's context window: {detail}",
+                endpoint=self.endpoint,
+                status=status,
+                prompt_tokens=prompt,
+                context_tokens=window,
             )
         if status in (401, 403):
             cause = f"bad or missing API key{self._key_hint}"

@@ -112,8 +112,14 @@ class SWEAgentPipeline(SWEPipeline):
         env, instance = self.env, self.by_id[task_id]
         role = env.config.models.for_role("editing")
         model = RunModel(env.models, env.models.clients[role.endpoint])
+        endpoint = env.models.endpoints.get(role.endpoint)
+        window = env.config.agent.context_tokens or (endpoint and endpoint.window_tokens)
         limits = env.config.agent.model_copy(
-            update={"temperature": role.temperature, "max_tokens": role.max_tokens}
+            update={
+                "temperature": role.temperature,
+                "max_tokens": role.max_tokens,
+                "context_tokens": window or None,
+            }
         )
         image = await self.images.image_for(self.dataset, instance)
         async with env.pool.open(self.spec(image, task_id, sample), task_id) as sb:
@@ -132,6 +138,8 @@ class SWEAgentPipeline(SWEPipeline):
                 on_step=env.saver(task_id, sample, STAGE, lambda s: s.action),
             )
         env.progress.advance(STAGE)
+        if outcome.reason:  # the step row holds it; say it where the run is watched too
+            env.progress.note(f"{task_id} sample {sample}: {outcome.reason}")
         return Candidate(
             task_id=task_id,
             sample=sample,
