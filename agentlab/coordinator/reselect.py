@@ -8,7 +8,9 @@ asserts, read from the source run's stored steps), then the source config's
 ``selection.methods``. The candidates keep their hidden-test grades, so coverage, the random
 pick (pass@1) and the selected score at K need no new grading.
 
-Model calls: the matrix stages run programs in sandboxes only. Methods that ask a model
+Model calls: the matrix stages run programs in sandboxes only, except stdin/stdout's
+generated inputs (one call per problem, identical to the source run's, so answered from the
+store's cache when the source ran selection). Methods that ask a model
 (judge, tournament, the selection state machine) call the source run's endpoints, through
 the store's response cache: a request identical to a stored one is answered from it (an
 ``llm_call`` row with ``cache_hit``, $0), any other is a new, billed call. Models are only
@@ -29,7 +31,7 @@ from pydantic import BaseModel
 from agentlab.config import ExperimentConfig
 from agentlab.coordinator.env import RunEnv
 from agentlab.coordinator.kinds import kind_for
-from agentlab.coordinator.kinds.base import SelectsCandidates
+from agentlab.coordinator.kinds.base import SelectionAsksModels, SelectsCandidates
 from agentlab.coordinator.launch import run_selectors, scripted_rules
 from agentlab.coordinator.models import Models, load_endpoint_configs, open_models
 from agentlab.coordinator.sandboxes import SandboxPool
@@ -127,7 +129,8 @@ async def reselect(
     section = config.selection
     status = "interrupted"
     try:
-        async with _models(store, config, config_dir, bool(methods)) as models:
+        asks = isinstance(kind, SelectionAsksModels) and kind.selection_asks_models(section)
+        async with _models(store, config, config_dir, bool(methods) or asks) as models:
             pool = SandboxPool(
                 provider.backend(),
                 section.max_sandboxes,
