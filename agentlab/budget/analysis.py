@@ -56,7 +56,8 @@ def fit_summary(
     post = PriorPosterior(n, c)
     eff = float(ASSUMED_SELECTIONS[1]([10])[0]) if efficiency is None else efficiency
     summary = FitSummary(int(mat.shape[0]), samples, n, c, post, eff, ks=tuple(ks))
-    inside = (0.0 < coverage_curve(n, c, ks)) & (coverage_curve(n, c, ks) < 1.0)
+    curve = coverage_curve(n, c, ks)
+    inside = (curve > 0.0) & (curve < 1.0)
     if len(ks) < 2:
         summary.law_note = "one sample per problem gives a single point"
     elif inside.sum() < 2:
