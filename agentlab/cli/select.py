@@ -250,6 +250,9 @@ def _reselect(
         f"; {methods} ask the run's models: a stored identical request is answered from the "
         "response cache, anything else is a new, billed call"
         if methods
+        else "; the task kind's matrix stage asked the run's model (stdin/stdout: the generated"
+        " inputs, from the response cache when stored)"
+        if result.llm_calls
         else " (no configured method asks a model)"
     )
     console.print(f"llm_call rows added: {result.llm_calls}{note}")
