@@ -334,7 +334,7 @@ class Report:
         self.parts.append("## c. Selection\n")
         counts = [len(v) for v in asserts.values()]
         self.parts.append(
-            f"Asserts per problem (distinct, from the serial run's two test-writing turns): mean "
+            f"Asserts per problem (distinct, from the serial run's test-writing turn): mean "
             f"{np.mean(counts):.1f}, none for {sum(1 for c in counts if c == 0)} problems. "
             "CodeT groups candidates by the asserts they pass and their outputs on the asserts' "
             "inputs; with no asserts it falls back to the largest group of identical completions.\n"
@@ -375,7 +375,8 @@ class Report:
                     k,
                     f"{r['pass1']:.3f}",
                     f"{r.get('pick:codet', 0.0):.3f}",
-                    f"{r.get('pick:judge', 0.0):.3f}",
+                    # the judge scoring by log-probabilities stores its picks as `logprob`
+                    f"{r.get('pick:logprob', r.get('pick:judge', float('nan'))):.3f}",
                     f"{r['coverage']:.3f}",
                     int(r["calls"]),
                     f"{r['usd']:.6f}",
