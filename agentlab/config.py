@@ -257,7 +257,8 @@ class SelectionSection(_Config):
     """Selection after sampling: the kind's matrix stage, then the listed methods over the top m.
 
     The matrix stage is the kind's own (SWE: the vote matrix of generated tests x candidates;
-    HumanEval: CodeT dual agreement). Methods come from the registry in
+    HumanEval: CodeT dual agreement over the samples' own asserts; stdin/stdout: CodeT over the
+    public examples and the outputs on generated inputs). Methods come from the registry in
     :mod:`agentlab.scoring.selectors` (``vote``, ``judge``, ``tournament``, ``trajectory``; a
     bare name means its defaults). The run's answer per problem is the first method in the
     order trajectory, tournament, judge, logprob, vote, codet that picked.
@@ -273,6 +274,13 @@ class SelectionSection(_Config):
     baseline_repeats: int = Field(2, ge=1, description="Runs of each test on the original code.")
     repeats: int = Field(1, ge=1, description="Runs of each (candidate, test) cell.")
     test_timeout_s: float = Field(60.0, gt=0, description="Seconds per test run.")
+    generated_inputs: int = Field(
+        4,
+        ge=0,
+        le=32,
+        description="stdin/stdout kind: inputs the testing model writes per problem; programs"
+        " printing the same outputs on them agree (0: the public examples alone).",
+    )
 
     @field_validator("methods", mode="before")
     @classmethod

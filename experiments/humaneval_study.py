@@ -5,6 +5,7 @@ Runs (or resumes) three `agentlab run`s with the local model, all into one store
   he-scaling  80 problems x 32 samples, one turn       configs/experiments/humaneval-scaling.yaml
   he-serial1  the same 80 x 1 trajectory of 4 turns   configs/experiments/humaneval-serial.yaml
   he-plan     the run `budget plan` chose for 40 held-back problems, under its hard cap
+  he-judge-k8 a re-selection of he-scaling's first 8 samples with the model as judge
 
 then grades every turn of the serial run, runs every sampled completion against the model's
 own asserts (one Docker sandbox, results cached), and writes figures, tables and the SQL behind
@@ -34,7 +35,9 @@ from agentlab.budget.plan import Pilot, plan
 from agentlab.budget.reserve import cap_reserve
 from agentlab.config import load_experiment
 from agentlab.coordinator.kinds.humaneval import EXEC_WORST_S
+from agentlab.coordinator.reselect import reselect
 from agentlab.llm.pricing import default_pricing_path, load_pricing
+from agentlab.sandbox import make_provider
 from agentlab.scoring.diffs import patch_sha
 from agentlab.store import open_store
 from agentlab.store.db import Store
@@ -44,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCALING = ROOT / "configs/experiments/humaneval-scaling.yaml"
 SERIAL = ROOT / "configs/experiments/humaneval-serial.yaml"
 STORE = "sqlite:///experiments/out/evidence.db"
+JUDGE_KS = (8,)  # the judge runs top_m calls per problem: one k keeps the study's time down
 
 
 def ensure_run(
@@ -219,6 +223,30 @@ def main() -> None:
         pass1 = float(scaling.resolved[:, :k].mean())
         sel_rows.append((k, pass1, float(vote), float(codet), cov))
     out.selection(sel_rows, asserts)
+
+    # c2. a verifier the small model serves, by re-selection (no new sample) -------------------
+    endpoint = "scripted" if args.smoke else "local-smollm2"
+    judge = [
+        "selection.methods=[{type: judge, logprobs: true}]",
+        f"models.verifier.endpoint={endpoint}",
+        "models.verifier.temperature=0",
+        "models.verifier.max_tokens=1",
+        "selection.top_m=3",
+    ]
+    judged = []
+    for k in [k for k in JUDGE_KS if k <= width]:
+        rid = f"he-judge-k{k}"
+        if not args.analyse_only and data.run_status(store, rid) != "finished":
+            print(f"$ agentlab select --from run:he-scaling --k {k} --run-id {rid} --set ...")
+            asyncio.run(
+                reselect(
+                    store, "he-scaling", k, run_id=rid, provider=make_provider(), overrides=judge
+                )
+            )
+        outcome = report.judged_outcome(store, rid)
+        if outcome is not None:
+            judged.append((k, rid, outcome))
+    out.verifier(judged, "the sampling model")
 
     # d. planning on held-back problems ------------------------------------------------------
     pilot_idx, held = folds

@@ -37,6 +37,7 @@ class FitSummary:
     rows: list[tuple[int, Interval, Interval]] = field(default_factory=list)  # k, cov, sel
     measured: dict[int, float] = field(default_factory=dict)  # k <= samples: unbiased pass@k
     ks: tuple[int, ...] = ()  # the k the power law was fitted at
+    law_note: str = ""  # why there is no power law, when there is none
 
 
 def fit_summary(
@@ -55,7 +56,18 @@ def fit_summary(
     post = PriorPosterior(n, c)
     eff = float(ASSUMED_SELECTIONS[1]([10])[0]) if efficiency is None else efficiency
     summary = FitSummary(int(mat.shape[0]), samples, n, c, post, eff, ks=tuple(ks))
-    if len(ks) >= 2:
+    curve = coverage_curve(n, c, ks)
+    inside = (curve > 0.0) & (curve < 1.0)
+    if len(ks) < 2:
+        summary.law_note = "one sample per problem gives a single point"
+    elif inside.sum() < 2:
+        solved = int((c > 0).sum())
+        summary.law_note = (
+            f"coverage is {'0' if solved == 0 else '1'} at every k (no sample "
+            f"{'passed' if solved == 0 else 'failed'}): a power law needs two k with coverage"
+            " strictly between 0 and 1; the zero-inflated prior below still gives an interval"
+        )
+    else:
         summary.law = bootstrap_power_law(n, c, ks, base=base)
     summary.prior = {name: post.parameter_interval(name) for name in PRIOR_PARAMETERS}
     for k in sorted({1, samples, 2 * samples, 4 * samples, 8 * samples}):

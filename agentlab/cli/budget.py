@@ -154,7 +154,7 @@ def fit_cmd(
             f"k = {', '.join(map(str, fit.ks))}; interval: 200 bootstrap resamples of problems"
         )
     else:
-        console.print("power law: not fitted (one sample per problem gives a single point)")
+        console.print(f"power law: not fitted ({fit.law_note})")
     console.print(
         "prior (zero-inflated Beta) — grid posterior over (zero_mass, alpha, beta), flat prior "
         "on the grid, fitted to this run's per-problem success counts; posterior mean [90%]:"

@@ -135,12 +135,21 @@ def select_command(
             help="Use only each source's first K samples per problem (sample index < K).",
         ),
     ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="With --k: key.path=value over the run's config for this selection only,"
+            " e.g. selection.methods=[judge] models.verifier.endpoint=NAME (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Pool candidates, vote with their generated tests, verify, select, and report.
 
     With ``--k`` and one ``run:ID`` of an ``agentlab run``, the run's own task kind selects
-    among its first K samples (HumanEval: CodeT; SWE: the vote matrix), then the run's
-    configured methods.
+    among its first K samples (HumanEval: CodeT over the own asserts; stdin/stdout: CodeT over
+    examples and generated inputs; SWE: the vote matrix), then the run's configured methods
+    (or others given with ``--set``).
     """
     from agentlab.cli.options import sandbox_provider
     from agentlab.coordinator.kinds.swe_data import ProviderImages, resolve_dataset
@@ -151,10 +160,12 @@ def select_command(
         st = open_store(store)
         try:
             if source_request(st, sources[0].removeprefix("run:")) is not None:
-                _reselect(st, sources[0].removeprefix("run:"), k, run_id, provider)
+                _reselect(st, sources[0].removeprefix("run:"), k, run_id, provider, overrides)
                 return
         finally:
             st.close()
+    if overrides:
+        raise ConfigError("--set needs --k and one --from run:ID of an `agentlab run`")
     data = resolve_dataset(dataset)
     config = SelectionConfig(
         top_m=top_m, max_sandboxes=max_sandboxes, test_timeout_s=test_timeout, grade=grade
@@ -216,9 +227,18 @@ def select_command(
         st.close()
 
 
-def _reselect(st: Store, source: str, k: int, run_id: str, provider: SandboxProvider) -> None:
+def _reselect(
+    st: Store,
+    source: str,
+    k: int,
+    run_id: str,
+    provider: SandboxProvider,
+    overrides: list[str] | None,
+) -> None:
     """Re-select an ``agentlab run`` at K and print selected vs pass@1 vs coverage."""
-    result = asyncio.run(reselect(st, source, k, run_id=run_id, provider=provider))
+    result = asyncio.run(
+        reselect(st, source, k, run_id=run_id, provider=provider, overrides=overrides or ())
+    )
     print_report(result.report, run_id, Console())
     t = result.report.total
     console.print(
@@ -230,6 +250,9 @@ def _reselect(st: Store, source: str, k: int, run_id: str, provider: SandboxProv
         f"; {methods} ask the run's models: a stored identical request is answered from the "
         "response cache, anything else is a new, billed call"
         if methods
+        else "; the task kind's matrix stage asked the run's model (stdin/stdout: the generated"
+        " inputs, from the response cache when stored)"
+        if result.llm_calls
         else " (no configured method asks a model)"
     )
     console.print(f"llm_call rows added: {result.llm_calls}{note}")

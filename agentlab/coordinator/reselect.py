@@ -8,7 +8,9 @@ asserts, read from the source run's stored steps), then the source config's
 ``selection.methods``. The candidates keep their hidden-test grades, so coverage, the random
 pick (pass@1) and the selected score at K need no new grading.
 
-Model calls: the matrix stages run programs in sandboxes only. Methods that ask a model
+Model calls: the matrix stages run programs in sandboxes only, except stdin/stdout's
+generated inputs (one call per problem, identical to the source run's, so answered from the
+store's cache when the source ran selection). Methods that ask a model
 (judge, tournament, the selection state machine) call the source run's endpoints, through
 the store's response cache: a request identical to a stored one is answered from it (an
 ``llm_call`` row with ``cache_hit``, $0), any other is a new, billed call. Models are only
@@ -20,16 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from pydantic import BaseModel
 
-from agentlab.config import ExperimentConfig
+from agentlab.config import ExperimentConfig, parse_experiment
 from agentlab.coordinator.env import RunEnv
 from agentlab.coordinator.kinds import kind_for
-from agentlab.coordinator.kinds.base import SelectsCandidates
+from agentlab.coordinator.kinds.base import SelectionAsksModels, SelectsCandidates
 from agentlab.coordinator.launch import run_selectors, scripted_rules
 from agentlab.coordinator.models import Models, load_endpoint_configs, open_models
 from agentlab.coordinator.sandboxes import SandboxPool
@@ -59,14 +62,21 @@ class Reselection:
     model_methods: tuple[str, ...]  # configured methods that ask a model
 
 
-def source_request(store: Store, source_run: str) -> tuple[ExperimentConfig, Path] | None:
-    """The config of ``source_run`` if it is an ``agentlab run`` (None for other run kinds)."""
+def source_request(
+    store: Store, source_run: str, overrides: Sequence[str] = ()
+) -> tuple[ExperimentConfig, Path] | None:
+    """The config of ``source_run`` if it is an ``agentlab run`` (None for other run kinds),
+    with ``key.path=value`` ``overrides`` applied (e.g. ``selection.methods=[judge]``)."""
     run = store.call(lambda s: s.get(Run, source_run))
     if run is None:
         raise ConfigError(f"--from run:{source_run}: no run {source_run!r} in the store")
     data = json.loads(run.config_json or "{}")
     if run.kind != "run" or "experiment" not in data:
         return None  # not made by `agentlab run` (an eval, a select, or rows imported by hand)
+    if overrides:  # validated like `agentlab run`'s overrides, with the same one-line errors
+        text = yaml.safe_dump(data["experiment"])
+        config = parse_experiment(text, source=f"run {source_run}", overrides=overrides)
+        return config, Path(data["config_dir"])
     try:
         return ExperimentConfig.model_validate(data["experiment"]), Path(data["config_dir"])
     except (KeyError, ValueError) as exc:
@@ -101,12 +111,22 @@ async def _models(
 
 
 async def reselect(
-    store: Store, source_run: str, k: int, *, run_id: str, provider: SandboxProvider
+    store: Store,
+    source_run: str,
+    k: int,
+    *,
+    run_id: str,
+    provider: SandboxProvider,
+    overrides: Sequence[str] = (),
 ) -> Reselection:
-    """Select among ``source_run``'s first ``k`` samples per problem, as a new ``select`` run."""
+    """Select among ``source_run``'s first ``k`` samples per problem, as a new ``select`` run.
+
+    ``overrides`` change the source config for this selection only (another selector, a
+    verifier model: ``selection.methods=[judge]``, ``models.verifier.endpoint=NAME``).
+    """
     if k < 1:
         raise ConfigError(f"--k must be >= 1, got {k}")
-    found = source_request(store, source_run)
+    found = source_request(store, source_run, overrides)
     if found is None:
         raise ConfigError(f"--k with run:{source_run}: re-selection needs an `agentlab run` run")
     config, config_dir = found
@@ -115,7 +135,10 @@ async def reselect(
         raise ConfigError(f"run {source_run!r}: task kind {kind.name!r} has no selection")
     scoring = ScoringStore(store)
     await scoring.ensure_run(
-        run_id, kind="select", name=run_id, config={"from": [f"run:{source_run}"], "k": k}
+        run_id,
+        kind="select",
+        name=run_id,
+        config={"from": [f"run:{source_run}"], "k": k, "set": list(overrides)},
     )
     added = await copy_run_candidates(scoring, run_id, source_run, max_sample=k)
     if added == 0 and not await scoring.candidates(run_id):
@@ -127,7 +150,8 @@ async def reselect(
     section = config.selection
     status = "interrupted"
     try:
-        async with _models(store, config, config_dir, bool(methods)) as models:
+        asks = isinstance(kind, SelectionAsksModels) and kind.selection_asks_models(section)
+        async with _models(store, config, config_dir, bool(methods) or asks) as models:
             pool = SandboxPool(
                 provider.backend(),
                 section.max_sandboxes,

@@ -7,8 +7,9 @@ real HTTP like an OpenAI-compatible (or Anthropic) server.
 Replies are chosen without hidden state, so a replayed run sees the same answers:
 the first :class:`Rule` whose regexes match the request wins, and within a rule the reply for
 turn ``t`` (the number of assistant messages already in the conversation) is
-``replies[min(t, len - 1)]``. ``{choice}`` and ``{turn}`` in a reply are replaced by the
-choice index and turn number. Faults are queued with :meth:`ScriptedModel.inject` and hit the
+``replies[min(t, len - 1)]``. ``{choice}``, ``{turn}`` and ``{seed}`` in a reply are replaced
+by the choice index, turn number and the request's seed (agentlab seeds each sample apart, so
+samples of one prompt can differ). Faults are queued with :meth:`ScriptedModel.inject` and hit the
 next matching requests. Given ``context_tokens``, it refuses a prompt of that many tokens or
 more, as llama-cpp-python's server does (:meth:`ScriptedModel.overflow`).
 """
@@ -166,6 +167,7 @@ class ScriptedModel:
         completion = 0
         for i in range(request.n):
             text = template.replace("{choice}", str(i)).replace("{turn}", str(turn))
+            text = text.replace("{seed}", str(request.seed))
             if request.max_tokens < count_tokens(text):
                 text, finish = " ".join(text.split()[: request.max_tokens]), "length"
             completion += count_tokens(text) + sum(_call_tokens(c) for c in calls)

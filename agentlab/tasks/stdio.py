@@ -199,6 +199,14 @@ def _no_required_args(args: ast.arguments) -> bool:
     return positional == len(args.defaults) and None not in args.kw_defaults
 
 
+EXAMPLE = "Example input:\n```\n{input}```\nExample output:\n```\n{output}```\n"
+
+
+def examples_text(problem: Problem) -> str:
+    """The public examples as every prompt shows them (input and expected output, fenced)."""
+    return "\n".join(EXAMPLE.format(input=c.input, output=c.output or "") for c in problem.examples)
+
+
 def normalise(text: str) -> str:
     """Output as the grader compares it: tokens joined by single spaces."""
     return " ".join(text.split())

@@ -26,6 +26,38 @@ PLANNED_SQL = (
 )
 
 
+PICKS_SQL = (
+    "SELECT s.method, avg(c.resolved), count(*) FROM selection s JOIN candidate c"
+    " ON c.id = s.candidate_id WHERE s.run_id = '{run}' GROUP BY s.method ORDER BY s.method"
+)
+JUDGE_CALLS_SQL = (
+    "SELECT count(*), coalesce(sum(usd), 0), sum(CASE WHEN cache_hit THEN 1 ELSE 0 END)"
+    " FROM llm_call WHERE run_id = '{run}' AND role LIKE 'verifier%'"
+)
+COVERAGE_SQL = (
+    "SELECT avg(s), (SELECT avg(resolved) FROM candidate WHERE run_id = '{run}')"
+    " FROM (SELECT max(resolved) AS s FROM candidate WHERE run_id = '{run}' GROUP BY task_id) t"
+)
+
+
+def judged_outcome(store: Store, run_id: str) -> dict[str, float] | None:
+    """Per method the mean resolved of its picks, pass@1, coverage and the verifier's calls."""
+    if data.run_status(store, run_id) != "finished":
+        return None
+    rows = data.rows(store, PICKS_SQL.format(run=run_id))
+    picks = {str(m): float(v or 0.0) for m, v, _ in rows}  # type: ignore[arg-type]
+    calls, usd, hits = data.rows(store, JUDGE_CALLS_SQL.format(run=run_id))[0]
+    cov, pass1 = data.rows(store, COVERAGE_SQL.format(run=run_id))[0]
+    return {
+        **{f"pick:{m}": v for m, v in picks.items()},
+        "coverage": float(cov or 0.0),  # type: ignore[arg-type]
+        "pass1": float(pass1 or 0.0),  # type: ignore[arg-type]
+        "calls": float(calls or 0),  # type: ignore[arg-type]
+        "cache_hits": float(hits or 0),  # type: ignore[arg-type]
+        "usd": float(usd or 0.0),  # type: ignore[arg-type]
+    }
+
+
 def planned_outcome(store: Store, run_id: str) -> dict[str, float] | None:
     """Selected score, pass@1, coverage, samples and spend of the planned run (None if absent)."""
     if data.run_status(store, run_id) is None:
@@ -302,7 +334,7 @@ class Report:
         self.parts.append("## c. Selection\n")
         counts = [len(v) for v in asserts.values()]
         self.parts.append(
-            f"Asserts per problem (distinct, from the serial run's two test-writing turns): mean "
+            f"Asserts per problem (distinct, from the serial run's test-writing turn): mean "
             f"{np.mean(counts):.1f}, none for {sum(1 for c in counts if c == 0)} problems. "
             "CodeT groups candidates by the asserts they pass and their outputs on the asserts' "
             "inputs; with no asserts it falls back to the largest group of identical completions.\n"
@@ -325,6 +357,40 @@ class Report:
             ax.plot(ks, [r[idx] for r in rows], "o-", label=label)
         ax.set_xscale("log", base=2)
         self._figure(fig, ax, "selection.png", "selection", "k", "score")
+
+    def verifier(self, rows: Sequence[tuple[int, str, dict[str, float]]], model: str) -> None:
+        """The judge (P(YES) from first-token log-probabilities) over CodeT's top 3."""
+        print("\n== c2. a verifier the small model serves: judge over the top 3")
+        self.parts.append("### A verifier the small model can serve\n")
+        self.parts.append(
+            f"The judge ({model} itself, scoring P(YES) from its first token's log-probabilities)"
+            " over the top 3 CodeT clusters of each problem, by re-selection of the stored"
+            " samples (`agentlab select --from run:he-scaling --k K --set ...`): no new sample,"
+            " only the judge's calls.\n"
+        )
+        self._table(
+            ["k", "pass@1 (random pick)", "CodeT", "judge", "coverage", "judge calls", "judge $"],
+            [
+                (
+                    k,
+                    f"{r['pass1']:.3f}",
+                    f"{r.get('pick:codet', 0.0):.3f}",
+                    # the judge scoring by log-probabilities stores its picks as `logprob`
+                    f"{r.get('pick:logprob', r.get('pick:judge', float('nan'))):.3f}",
+                    f"{r['coverage']:.3f}",
+                    int(r["calls"]),
+                    f"{r['usd']:.6f}",
+                )
+                for k, _, r in rows
+            ],
+        )
+        if rows:
+            run = rows[-1][1]
+            self._sql(
+                PICKS_SQL.format(run=run),
+                JUDGE_CALLS_SQL.format(run=run),
+                COVERAGE_SQL.format(run=run),
+            )
 
     def planning(
         self,

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from agentlab.budget.analysis import fit_summary
 from agentlab.budget.fit import (
     PowerLaw,
     SelectionCurve,
@@ -90,3 +91,15 @@ def test_selection_curve_and_score_per_dollar() -> None:
     selected, per_usd = score_per_dollar([0.4, 0.8], curve, [1, 100], [1.0, 3.0])
     assert selected.tolist() == pytest.approx([0.4, 0.4])
     assert per_usd.tolist() == pytest.approx([0.2, 0.1])
+
+
+def test_a_run_with_no_success_gets_the_prior_and_a_reason_instead_of_a_power_law() -> None:
+    """A small model that solves nothing (the local model on stdin/stdout problems) still gets
+    an interval from the zero-inflated prior; the power law says why it is absent."""
+    summary = fit_summary(np.zeros((26, 16), dtype=bool))
+    assert summary.law is None
+    assert summary.law_note.startswith("coverage is 0 at every k (no sample passed)")
+    k16 = next(iv for k, iv, _ in summary.rows if k == 16)
+    assert k16.low == 0.0 and 0.0 < k16.high < 0.1
+    solved = fit_summary(np.ones((5, 4), dtype=bool))
+    assert solved.law is None and solved.law_note.startswith("coverage is 1 at every k")

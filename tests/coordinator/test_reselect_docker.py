@@ -16,7 +16,9 @@ from agentlab.cli import app
 from agentlab.config import load_experiment
 from agentlab.coordinator.kinds.humaneval import canonical_rules
 from agentlab.coordinator.launch import new_request, run_pipeline
+from agentlab.errors import ConfigError
 from agentlab.llm import ScriptedModel
+from agentlab.llm.scripted import Rule
 from agentlab.llm.testing import ScriptedServer
 from agentlab.scoring.diffs import patch_sha
 from agentlab.store import Store, open_store
@@ -38,8 +40,10 @@ TESTS = {"HumanEval/53": "assert add(2, 3) == 5", "HumanEval/23": "assert strlen
 PLAN = {"HumanEval/53": [False, True, True], "HumanEval/23": [True, True, False]}
 
 
-async def _write(store: Store, tmp_path: Path, run_id: str) -> None:
-    path = write_experiment(tmp_path, "http://127.0.0.1:9/v1", HE, dataset="humaneval", k=3)
+async def _write(
+    store: Store, tmp_path: Path, run_id: str, base_url: str = "http://127.0.0.1:9/v1"
+) -> None:
+    path = write_experiment(tmp_path, base_url, HE, dataset="humaneval", k=3)
     request = new_request(load_experiment(path), path, run_id)
     await run_rows.start_run(store, run_id, kind="run", name="t", config=request.stored())
     runs = RunStore(store)
@@ -63,10 +67,21 @@ async def _write(store: Store, tmp_path: Path, run_id: str) -> None:
             )
 
 
-def _select(url: str, source: str, k: int, run_id: str) -> str:
+def _select(url: str, source: str, k: int, run_id: str, *more: str) -> str:
     result = CliRunner().invoke(
         app,
-        ["select", "--from", f"run:{source}", "--k", str(k), "--run-id", run_id, "--store", url],
+        [
+            "select",
+            "--from",
+            f"run:{source}",
+            "--k",
+            str(k),
+            "--run-id",
+            run_id,
+            "--store",
+            url,
+            *more,
+        ],
         terminal_width=300,
     )
     assert result.exit_code == 0, (result.output, result.exception)
@@ -134,3 +149,63 @@ def test_a_real_run_reselected_at_a_smaller_k_calls_no_model(
     finally:
         store.close()
     assert re.search(r"selected 1\.000, pass@1 \(mean resolved\) 1\.000, coverage 1\.000", text)
+
+
+def test_another_selector_over_a_stored_run_with_set(base_image: str, tmp_path: Path) -> None:
+    """``--set`` swaps in a verifier the source run never used: the judge scores the CodeT
+    survivors through the run's endpoints (scripted over real HTTP); its calls are counted."""
+    judge = Rule(
+        system=r"SCORE: <0-10>",
+        user=r"return x \+ y|return len\(string\)",
+        replies=("Correct.\nSCORE: 9",),
+    )
+    model = ScriptedModel([judge, Rule(system=r"SCORE: <0-10>", replies=("No.\nSCORE: 1",))])
+    url = f"sqlite:///{tmp_path}/s.db"
+    store = open_store(url)
+    try:
+        with ScriptedServer(model) as server:
+            asyncio.run(_write(store, tmp_path, "src", server.base_url))
+            before = count_llm_calls(store)
+            text = _select(
+                url,
+                "src",
+                3,
+                "judged",
+                "--set",
+                "selection.methods=[judge]",
+                "--set",
+                "models.verifier.endpoint=scripted-http",
+            )
+            added = count_llm_calls(store) - before
+        picks = store.call(
+            lambda s: list(s.exec(select(Selection).where(Selection.run_id == "judged")).all())
+        )
+        chosen = store.call(
+            lambda s: {
+                p.task_id: s.get(CandidateRow, p.candidate_id) for p in picks if p.method == "judge"
+            }
+        )
+    finally:
+        store.close()
+    assert {(p.task_id, p.method) for p in picks} == {
+        (t, m) for t in HE for m in ("codet", "judge")
+    }
+    assert all(c is not None and c.resolved for c in chosen.values())
+    assert added > 0 and f"llm_call rows added: {added}; judge ask the run's models" in text
+
+
+def test_set_errors_are_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    store = open_store(url)
+    try:
+        asyncio.run(_write(store, tmp_path, "src"))
+    finally:
+        store.close()
+    runner = CliRunner()
+    base = ["select", "--from", "run:src", "--store", url]
+    no_k = runner.invoke(app, [*base, "--set", "selection.top_m=2"])
+    assert isinstance(no_k.exception, ConfigError) and "--set needs --k" in str(no_k.exception)
+    bad = runner.invoke(app, [*base, "--k", "2", "--set", "selection.top_m=0"])
+    assert isinstance(bad.exception, ConfigError)
+    assert str(bad.exception).startswith("run src: override selection.top_m:")
+    assert "\n" not in str(bad.exception)

@@ -60,6 +60,7 @@ def test_smoke_study_runs_every_stage_and_resumes(tmp_path: Path) -> None:
         "## a2. Serial",
         "## b. Allocation",
         "## c. Selection",
+        "### A verifier the small model can serve",
         "## d. Planning",
     ):
         assert section in text
@@ -67,7 +68,12 @@ def test_smoke_study_runs_every_stage_and_resumes(tmp_path: Path) -> None:
         assert (tmp_path / "out" / figure).stat().st_size > 1000
     # The planned run executed under its cap and was selected (scripted answers all pass).
     assert "| score (vote) |" in text or "| score (random) |" in text
-    # A rerun starts no run (all three are in the store) and runs nothing in a sandbox.
+    # The judge re-selection ran once, its calls counted (8 samples: one k).
+    verifier = text.split("### A verifier the small model can serve")[1]
+    judge_row = next(line for line in verifier.splitlines() if line.startswith("| 8 |"))
+    cells = judge_row.split("|")
+    assert int(cells[6]) > 0 and 0.0 <= float(cells[4]) <= 1.0  # calls counted, a judge pick
+    # A rerun starts no run (all are in the store) and runs nothing in a sandbox.
     again = _run(tmp_path, "--analyse-only")
-    assert "$ agentlab run" not in again
+    assert "$ agentlab run" not in again and "$ agentlab select" not in again
     assert again.splitlines()[-1] == result[0]

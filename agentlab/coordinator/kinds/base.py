@@ -122,3 +122,11 @@ class SelectsCandidates(Protocol):
     async def select(
         self, env: RunEnv, section: SelectionSection, selectors: Sequence[Selector]
     ) -> None: ...
+
+
+@runtime_checkable
+class SelectionAsksModels(Protocol):
+    """Optional, beside :class:`SelectsCandidates`: a kind whose matrix stage itself calls a
+    model (stdin/stdout: the generated inputs), so a re-selection must open the run's models."""
+
+    def selection_asks_models(self, section: SelectionSection) -> bool: ...

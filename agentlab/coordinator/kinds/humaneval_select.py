@@ -130,13 +130,28 @@ async def select_function_tasks(
             if tests
             else f"{len(best.members)} identical completions (no tests written)"
         )
-        await store.save_selection(env.run_id, task_id, "codet", best.members[0], reason=reason)
-        by_id = {c.stored_id: c for c in candidates}
-        options = [
-            Option(by_id[c.members[0]], len(c.members) * len(c.passed))
-            for c in clusters[: section.top_m]
-        ]
-        problem = SelectionInput(task_id, problems[task_id].prompt, options)
-        await run_selectors(store, env.run_id, problem, selectors)
+        problem = problems[task_id]
+        await save_codet_then_select(
+            store, env.run_id, problem.prompt, candidates, clusters, reason, section, selectors
+        )
 
     await fan_out(sorted(by_task), one, max_workers=section.max_sandboxes)
+
+
+async def save_codet_then_select(
+    store: ScoringStore,
+    run_id: str,
+    prompt: str,
+    candidates: Sequence[Candidate],
+    clusters: Sequence[ConsensusSet],
+    reason: str,
+    section: SelectionSection,
+    selectors: Sequence[Selector],
+) -> None:
+    """Store the best cluster's first candidate as the ``codet`` pick, then run ``selectors``
+    over the top ``section.top_m`` cluster representatives (cluster score as their votes)."""
+    task_id = candidates[0].task_id
+    await store.save_selection(run_id, task_id, "codet", clusters[0].members[0], reason=reason)
+    by_id = {c.stored_id: c for c in candidates}
+    options = [Option(by_id[c.members[0]], c.score) for c in clusters[: section.top_m]]
+    await run_selectors(store, run_id, SelectionInput(task_id, prompt, options), selectors)

@@ -30,14 +30,16 @@ from pathlib import Path
 from typing import Literal
 
 from agentlab.agent.replies import python_block
-from agentlab.config import DatasetConfig
+from agentlab.config import DatasetConfig, SelectionSection
 from agentlab.coordinator.env import RunEnv
 from agentlab.coordinator.evaluation.records import evaluation_record
 from agentlab.coordinator.kinds.base import Stage
+from agentlab.coordinator.kinds.stdio_select import select_stdio
 from agentlab.errors import ConfigError
 from agentlab.llm.scripted import Rule
 from agentlab.protocols import Sandbox
 from agentlab.scoring.diffs import patch_sha
+from agentlab.scoring.selectors import Selector
 from agentlab.store.eval_store import EvalStore
 from agentlab.store.run_store import RunState
 from agentlab.tasks import grading
@@ -74,7 +76,6 @@ ASK = (
     " end):\n```python\n{skeleton}```\n"
     "Reply with the complete program in one ```python block."
 )
-EXAMPLE = "Example input:\n```\n{input}```\nExample output:\n```\n{output}```\n"
 FIX = (
     "Your program failed example {number} ({verdict}).\nInput:\n```\n{input}```\n"
     "Expected output:\n```\n{expected}```\nYour output:\n```\n{got}```\n{stderr}"
@@ -115,11 +116,11 @@ def chosen_problems(dataset: DatasetConfig) -> dict[str, sio.Problem]:
 
 def prompt(problem: sio.Problem) -> str:
     """The first user message: statement and public examples."""
-    examples = "\n".join(
-        EXAMPLE.format(input=c.input, output=c.output or "") for c in problem.examples
-    )
     return ASK.format(
-        title=problem.title, statement=problem.statement, examples=examples, skeleton=SKELETON
+        title=problem.title,
+        statement=problem.statement,
+        examples=sio.examples_text(problem),
+        skeleton=SKELETON,
     )
 
 
@@ -159,6 +160,16 @@ class StdioKind:
 
     def open(self, env: RunEnv) -> StdioPipeline:
         return StdioPipeline(env)
+
+    async def select(
+        self, env: RunEnv, section: SelectionSection, selectors: Sequence[Selector]
+    ) -> None:
+        """CodeT over the public examples and generated inputs (:mod:`.stdio_select`)."""
+        await select_stdio(env, chosen_problems(env.config.dataset), section, selectors)
+
+    def selection_asks_models(self, section: SelectionSection) -> bool:
+        """The generated inputs are a model call (answered from the cache when stored)."""
+        return section.generated_inputs > 0
 
     def own_test_signal(self, state: RunState, task_id: str, sample: int) -> bool:
         """The last step is ``passed`` once the final program passed every public example."""
