@@ -120,3 +120,25 @@ async def test_a_state_machine_sample_refused_for_length_ends_and_the_run_finish
     assert traj.status == "context_exhausted" and traj.attempts == 1
     assert traj.error is not None and "ContextOverflowError" in traj.error
     assert "maximum context length is 20 tokens" in traj.error
+
+
+async def test_a_fatal_model_error_in_a_run_is_one_line_not_a_traceback(
+    base_image: str,
+    docker_backend: object,
+    mini: Dataset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refusal that no retry mends (here a wrong API key) ends the run: the CLI says so in
+    one line even though it surfaced from the fan-out's task group."""
+    monkeypatch.setenv("AGENTLAB_TEST_KEY", "sk-wrong")
+    with ScriptedServer(ScriptedModel(), api_key="sk-right") as server:
+        path = write_experiment(tmp_path, server.base_url, [mini.instances[0].instance_id], k=1)
+        endpoints = yaml.safe_load((tmp_path / "endpoints.yaml").read_text())
+        endpoints[0]["api_key_env"] = "AGENTLAB_TEST_KEY"
+        (tmp_path / "endpoints.yaml").write_text(yaml.safe_dump(endpoints))
+        done = agentlab_cli("run", str(path), "--run-id", "bad-key")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert "HTTP 401" in done.stderr and "AGENTLAB_TEST_KEY" in done.stderr, line

@@ -113,12 +113,12 @@ class SWEAgentPipeline(SWEPipeline):
         role = env.config.models.for_role("editing")
         model = RunModel(env.models, env.models.clients[role.endpoint])
         endpoint = env.models.endpoints.get(role.endpoint)
-        window = env.config.agent.context_tokens or (endpoint and endpoint.window_tokens)
+        window = env.config.agent.context_tokens or (endpoint.window_tokens if endpoint else None)
         limits = env.config.agent.model_copy(
             update={
                 "temperature": role.temperature,
                 "max_tokens": role.max_tokens,
-                "context_tokens": window or None,
+                "context_tokens": window,
             }
         )
         image = await self.images.image_for(self.dataset, instance)
