@@ -45,7 +45,7 @@ from agentlab.config import load_experiment
 from agentlab.coordinator.launch import new_request, run_pipeline
 from agentlab.store import open_store
 from agentlab.store.run_tables import CandidateRow, Trajectory, Turn
-from agentlab.store.tables import Run
+from agentlab.store.tables import Run, SandboxExec
 
 NODES = (1, 2, 4)
 TASK = "agentlab-stdio/sum-two"
@@ -151,7 +151,13 @@ def measure(path: Path, url: str) -> dict[str, float]:
             .where(Trajectory.run_id == rid, Trajectory.status == "done")
         ).one()
         spent = s.exec(select(Run.spent_usd).where(Run.id == rid)).one()
+        boxes = s.exec(
+            select(func.count(func.distinct(SandboxExec.sandbox_id))).where(
+                SandboxExec.run_id == rid
+            )
+        ).one()
         return {
+            "sandboxes": boxes,
             "done": done,
             "dup": (trajs - traj_keys) + (cands - cand_keys) + (turns - turn_keys),
             "spent": float(spent),
@@ -223,13 +229,13 @@ def main() -> None:
     )
     print(
         f"{'executor':<16}{'wall s':>8}{'items/s':>9}{'driver CPU ms/item':>20}"
-        f"{'done':>6}{'dup':>5}{'spent $':>10}"
+        f"{'done':>6}{'dup':>5}{'spent $':>10}{'sandboxes':>11}"
     )
     for name, r in results.items():
         print(
             f"{name:<16}{r['wall']:>8.2f}{args.items / r['wall']:>9.2f}"
             f"{1000 * r['cpu'] / args.items:>20.1f}{int(r['done']):>6}{int(r['dup']):>5}"
-            f"{r['spent']:>10.5f}"
+            f"{r['spent']:>10.5f}{int(r['sandboxes']):>11}"
         )
     one, four = results["ray, 1 node"], results["ray, 4 nodes"]
     lost = sum(args.items - int(r["done"]) for r in results.values())

@@ -47,14 +47,12 @@ class WorkerRun:
     async def attempt(self, item: WorkItem) -> WorkResult:
         """One item's attempt (with the engine's in-run retries), from its stored steps.
 
-        The item's state is read fresh from the store first: another worker (on a node that
-        has since died) may have stored steps of it. Budget refusals come back as results,
-        not exceptions, so they cross the wire as small records.
+        The item's problem is read fresh from the store first (its rows only): another
+        worker (on a node that has since died) may have stored steps of it. Budget refusals
+        come back as results, not exceptions, so they cross the wire as small records.
         """
         env = self.env
-        fresh = await env.store.load(env.run_id)
-        env.state.turns, env.state.trajectories = fresh.turns, fresh.trajectories
-        env.state.candidates, env.state.tasks = fresh.candidates, fresh.tasks
+        await env.store.refresh_task(env.state, env.run_id, item.task_id)
         base = {"run_id": item.run_id, "task_id": item.task_id, "sample": item.sample}
         refused: WorkResult | None = None
         try:

@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -161,6 +161,17 @@ class RunStore:
     async def load(self, run_id: str) -> RunState:
         """Everything stored for ``run_id`` that resume needs."""
         return await self.store.acall(lambda s: load_state(s, run_id))
+
+    async def refresh_task(self, state: RunState, run_id: str, task_id: str) -> None:
+        """Replace ``task_id``'s part of ``state`` by what the store holds now (other
+        processes may have written it); the rest of ``state`` is left as it is. One problem's
+        rows, not the run's: the cost of a work item does not grow with the run."""
+        fresh = await self.store.acall(lambda s: load_state(s, run_id, task_id))
+        _swap_task(state.turns, fresh.turns, task_id)
+        _swap_task(state.trajectories, fresh.trajectories, task_id)
+        _swap_task(state.candidates, fresh.candidates, task_id)
+        state.tasks.pop(task_id, None)
+        state.tasks.update(fresh.tasks)
 
     async def load_item(
         self, run_id: str, task_id: str, sample: int
@@ -357,21 +368,38 @@ class RunStore:
         return await self.store.acall(op)
 
 
-def load_state(s: Session, run_id: str) -> RunState:
-    """A run's stored turns, trajectories, own candidates and problems (one session)."""
+K = TypeVar("K", bound=tuple[Any, ...])
+V = TypeVar("V")
+
+
+def _swap_task(mine: dict[K, V], theirs: dict[K, V], task_id: str) -> None:
+    """Drop ``mine``'s entries of ``task_id`` (keys start with it), then take ``theirs``."""
+    for key in [k for k in mine if k[0] == task_id]:
+        del mine[key]
+    mine.update(theirs)
+
+
+def load_state(s: Session, run_id: str, task_id: str | None = None) -> RunState:
+    """A run's stored turns, trajectories, own candidates and problems (one session); only
+    ``task_id``'s rows when it is given."""
     state = RunState()
-    turns = s.exec(select(Turn).where(Turn.run_id == run_id).order_by(col(Turn.step))).all()
+
+    def only(model: Any) -> Any:
+        clause = model.run_id == run_id
+        return clause if task_id is None else (clause & (model.task_id == task_id))
+
+    turns = s.exec(select(Turn).where(only(Turn)).order_by(col(Turn.step))).all()
     grouped: dict[tuple[str, int, str], list[str]] = defaultdict(list)
     for t in turns:
         grouped[(t.task_id, t.sample, t.stage)].append(t.record_json)
     state.turns = dict(grouped)
-    for tr in s.exec(select(Trajectory).where(Trajectory.run_id == run_id)).all():
+    for tr in s.exec(select(Trajectory).where(only(Trajectory))).all():
         state.trajectories[(tr.task_id, tr.sample)] = tr
     for c in s.exec(
-        select(CandidateRow).where(CandidateRow.run_id == run_id, CandidateRow.source == "")
+        select(CandidateRow).where(only(CandidateRow), CandidateRow.source == "")
     ).all():
         state.candidates[(c.task_id, c.sample)] = candidate_of(c)
-    for task in s.exec(select(Task).where(Task.run_id == run_id)).all():
+    for task in s.exec(select(Task).where(only(Task))).all():
         state.tasks[task.task_id] = task
     return state
 
