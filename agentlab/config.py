@@ -251,6 +251,18 @@ class ConcurrencyConfig(_Config):
 
     llm_calls: int = Field(16, ge=1, description="LLM requests in flight across the run.")
     sandboxes: int = Field(2, ge=1, description="Sandboxes running at once.")
+    items: int | None = Field(
+        None,
+        ge=1,
+        description="Trajectories in flight at once (default llm_calls + sandboxes, so one"
+        " item's model wait overlaps another's sandbox work); the Ray executor uses the"
+        " cluster's slots when they are more.",
+    )
+
+    @property
+    def in_flight(self) -> int:
+        """How many work items the executor runs at once."""
+        return self.items if self.items is not None else self.llm_calls + self.sandboxes
 
 
 class SelectionSection(_Config):

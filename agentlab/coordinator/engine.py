@@ -161,7 +161,7 @@ class _Batch:
 
         run_id = self.env.run_id
         records = [WorkItem(run_id=run_id, kind=self.kind, task_id=t, sample=s) for t, s in items]
-        width = self.env.config.concurrency.llm_calls + self.env.config.concurrency.sandboxes
+        width = self.env.config.concurrency.in_flight
         await self.executor.run(records, work, max_workers=width)
 
     async def one(self, item: WorkItem) -> WorkResult:

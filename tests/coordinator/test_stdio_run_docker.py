@@ -4,6 +4,7 @@ examples, the own-test signal, and hidden-case grading under the time limit."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agentlab.config import ConcurrencyConfig
 from agentlab.coordinator.kinds.stdio import SKELETON, StdioKind
 from agentlab.llm import ScriptedModel
 from agentlab.llm.scripted import Rule
@@ -168,3 +170,34 @@ def test_scripted_config_solves_every_problem(base_image: str, tmp_path: Path) -
     assert table["problems"] == str(problems)
     assert table["candidates (resolved)"] == f"{2 * problems} ({2 * problems})"
     assert table["coverage at k=1"] == table["coverage at k=2"] == "1.000", table
+
+
+def test_concurrency_items_bounds_the_trajectories_in_flight(
+    base_image: str, tmp_path: Path, run_id: str
+) -> None:
+    """``concurrency.items: 1``: the next sample's first request arrives only after the
+    previous sample's reply (which the server holds for its latency), though LLM and sandbox
+    slots would allow four at once."""
+    url = f"sqlite:///{tmp_path}/runs.db"
+    latency = 0.3
+    with ScriptedServer(_model(), latency_s=latency) as server:
+        path = write_experiment(
+            tmp_path,
+            server.base_url,
+            [SUM],
+            k=4,
+            n=1,
+            store=url,
+            dataset="agentlab-stdio",
+            extra={"concurrency": {"llm_calls": 4, "sandboxes": 4, "items": 1}},
+        )
+        done = agentlab_cli("run", str(path), "--run-id", run_id, "--store", url)
+        arrivals = sorted(r.at for r in server.requests if r.request is not None)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(arrivals) == 4
+    assert all(b - a >= latency for a, b in itertools.pairwise(arrivals))
+
+
+def test_in_flight_defaults_to_llm_calls_plus_sandboxes() -> None:
+    assert ConcurrencyConfig(llm_calls=3, sandboxes=2).in_flight == 5
+    assert ConcurrencyConfig(llm_calls=3, sandboxes=2, items=2).in_flight == 2
