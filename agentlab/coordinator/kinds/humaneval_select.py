@@ -16,7 +16,7 @@ The top ``selection.top_m`` cluster representatives then go to the configured se
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from agentlab.config import SelectionSection
 from agentlab.coordinator.env import RunEnv
@@ -112,10 +112,7 @@ async def select_function_tasks(
     it stored them).
     """
     store = ScoringStore(env.store.store)
-    by_task: dict[str, list[Candidate]] = defaultdict(list)
-    for cand in await store.candidates(env.run_id):
-        if cand.task_id in problems:
-            by_task[cand.task_id].append(cand)
+    by_task = await candidates_by_task(store, env.run_id, problems)
 
     async def one(task_id: str) -> None:
         candidates = by_task[task_id]
@@ -136,6 +133,17 @@ async def select_function_tasks(
         )
 
     await fan_out(sorted(by_task), one, max_workers=section.max_sandboxes)
+
+
+async def candidates_by_task(
+    store: ScoringStore, run_id: str, problems: Collection[str]
+) -> dict[str, list[Candidate]]:
+    """The run's stored candidates of ``problems``, per problem, in stored order."""
+    by_task: dict[str, list[Candidate]] = defaultdict(list)
+    for cand in await store.candidates(run_id):
+        if cand.task_id in problems:
+            by_task[cand.task_id].append(cand)
+    return by_task
 
 
 async def save_codet_then_select(

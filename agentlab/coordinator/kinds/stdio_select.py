@@ -22,14 +22,16 @@ usable input leaves the examples alone, said in the pick's reason.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 from agentlab.agent.replies import code_blocks
 from agentlab.config import RoleName, SelectionSection
 from agentlab.coordinator.env import RunEnv
 from agentlab.coordinator.fanout import fan_out
-from agentlab.coordinator.kinds.humaneval_select import save_codet_then_select
+from agentlab.coordinator.kinds.humaneval_select import (
+    candidates_by_task,
+    save_codet_then_select,
+)
 from agentlab.errors import SandboxError
 from agentlab.scoring.codet import ConsensusSet, consensus_sets
 from agentlab.scoring.selectors import Selector
@@ -139,10 +141,7 @@ async def select_stdio(
 ) -> None:
     """CodeT per problem, stored as ``codet`` picks, then ``selectors`` over the top m."""
     store = ScoringStore(env.store.store)
-    by_task: dict[str, list[Candidate]] = defaultdict(list)
-    for cand in await store.candidates(env.run_id):
-        if cand.task_id in problems:
-            by_task[cand.task_id].append(cand)
+    by_task = await candidates_by_task(store, env.run_id, problems)
 
     async def one(task_id: str) -> None:
         problem, candidates = problems[task_id], by_task[task_id]
