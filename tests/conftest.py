@@ -7,6 +7,7 @@ elsewhere those tests are skipped with a line saying how to enable them.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -15,6 +16,19 @@ import pytest
 
 from agentlab.errors import SandboxUnavailableError
 from agentlab.types import SandboxSpec
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the tests a working Ctrl-C even when started with SIGINT ignored.
+
+    A shell without job control starts background commands with SIGINT ignored, and an
+    ignored signal stays ignored across exec: every child a test interrupts (the cleanup and
+    resume tests send SIGINT) would then never see it. A handled SIGINT is reset to the
+    default on exec, so children start with Python's KeyboardInterrupt as under a terminal.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 BASE_IMAGE = "agentlab/base:bookworm"
 
