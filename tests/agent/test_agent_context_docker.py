@@ -4,8 +4,6 @@ python's words), the real Docker engine running the commands."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,20 +16,15 @@ from agentlab.llm.openai import OpenAIBackend
 from agentlab.llm.scripted import count_tokens
 from agentlab.llm.testing import ScriptedServer
 from agentlab.protocols import Sandbox
-from agentlab.types import SandboxSpec, ToolCall
+from agentlab.types import SandboxSpec
+from tests.agent.calc_repo import TASK, bash, checkout
 
 pytestmark = pytest.mark.docker
 
-CALC = "def add(a, b):\n    return a - b\n"
-TASK = "Issue: add(2, 3) returns -1 in calc.py; it should return 5."
 WINDOW = 1100  # tokens, as the scripted model counts them (words, 4 per message)
 LOOKS = 8  # commands whose outputs together are far more than the window
 LOOK = "seq 1 300"
 FIX = "sed -i 's/a - b/a + b/' calc.py"
-
-
-def bash(command: str) -> ToolCall:
-    return ToolCall(name="bash", arguments=json.dumps({"command": command}))
 
 
 def session(mode: str, commands: list[str]) -> ScriptedModel:
@@ -45,23 +38,6 @@ def session(mode: str, commands: list[str]) -> ScriptedModel:
             first_user="Issue:", replies=("",) * len(commands) + ("done",), tool_calls=calls
         )
     return ScriptedModel([rule], context_tokens=WINDOW)
-
-
-async def _checkout(sb: Sandbox) -> None:
-    await sb.write_file("/testbed/calc.py", CALC)
-    done = await sb.exec(
-        "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm base",
-        cwd="/testbed",
-        timeout=60,
-    )
-    assert done.ok, done.stderr
-
-
-@pytest.fixture
-async def repo(docker_backend: Any, spec: SandboxSpec) -> AsyncIterator[Sandbox]:
-    async with docker_backend.open(spec) as sb:
-        await _checkout(sb)
-        yield sb
 
 
 async def run(
@@ -142,7 +118,7 @@ async def test_a_stopped_trajectory_resumes_to_the_same_ending(
         client = LLMClient(OpenAIBackend(config), model="scripted", endpoint="small-window")
         try:
             async with docker_backend.open(spec) as fresh:  # as a resumed run has
-                await _checkout(fresh)
+                await checkout(fresh)
                 again = await run_agent(client, fresh, task=TASK, limits=limits, prior=stored)
         finally:
             await client.aclose()

@@ -20,17 +20,12 @@ from agentlab.protocols import Sandbox
 from agentlab.store import open_store
 from agentlab.store.run_store import RunStore
 from agentlab.types import SandboxSpec, ToolCall
+from tests.agent.calc_repo import TASK, bash, checkout
 from tests.store.conftest import store_url  # noqa: F401  (the SQLite / Postgres fixture)
 
 pytestmark = pytest.mark.docker
 
-CALC = "def add(a, b):\n    return a - b\n"
-TASK = "Issue: add(2, 3) returns -1 in calc.py; it should return 5."
 PRICE = ApiPrice(input_per_mtok=1.0, output_per_mtok=2.0)
-
-
-def bash(command: str) -> ToolCall:
-    return ToolCall(name="bash", arguments=json.dumps({"command": command}))
 
 
 def edit(**args: str) -> ToolCall:
@@ -89,23 +84,6 @@ async def client(
         yield llm
     finally:
         await llm.aclose()
-
-
-async def _repo(sb: Sandbox) -> None:
-    await sb.write_file("/testbed/calc.py", CALC)
-    done = await sb.exec(
-        "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm base",
-        cwd="/testbed",
-        timeout=60,
-    )
-    assert done.ok, done.stderr
-
-
-@pytest.fixture
-async def repo(docker_backend: Any, spec: SandboxSpec) -> AsyncIterator[Sandbox]:
-    async with docker_backend.open(spec) as sb:
-        await _repo(sb)
-        yield sb
 
 
 class Steps:
@@ -290,14 +268,14 @@ async def test_a_killed_run_resumes_at_the_next_step(
             raise Killed  # as if the process died between the reply and running its tool
 
     async with docker_backend.open(spec) as sb:
-        await _repo(sb)
+        await checkout(sb)
         with pytest.raises(Killed):
             await run_agent(client, sb, task=TASK, limits=AgentLimits(), on_step=die_after_reply_3)
     calls_before = len(server.requests)
     prior = await steps.load()
     assert [(s.step, s.done) for s in prior] == [(0, True), (1, True), (2, True), (3, False)]
     async with docker_backend.open(spec) as fresh:  # a new sandbox: the tree comes from the store
-        await _repo(fresh)
+        await checkout(fresh)
         outcome = await run_agent(
             client, fresh, task=TASK, limits=AgentLimits(), prior=prior, on_step=steps.save
         )
