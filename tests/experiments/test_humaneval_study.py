@@ -8,39 +8,17 @@ tables, figures and RESULT line.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "experiments" / "humaneval_study.py"
+from tests.experiments.study import run_smoke
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def _run(tmp_path: Path, *extra: str) -> str:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--smoke",
-            "--orders",
-            "2",
-            "--store",
-            f"sqlite:///{tmp_path / 'study.db'}",
-            "--out",
-            str(tmp_path / "out"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
+    return run_smoke("humaneval_study.py", tmp_path, "--orders", "2", *extra)
 
 
 def test_smoke_study_runs_every_stage_and_resumes(tmp_path: Path) -> None:

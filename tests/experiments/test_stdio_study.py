@@ -4,37 +4,17 @@ the figure, and a rerun that repeats nothing. Its numbers mean nothing."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "experiments" / "stdio_study.py"
+from tests.experiments.study import run_smoke
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def _run(tmp_path: Path, *extra: str) -> str:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--smoke",
-            "--store",
-            f"sqlite:///{tmp_path / 'study.db'}",
-            "--out",
-            str(tmp_path / "out"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
+    return run_smoke("stdio_study.py", tmp_path, *extra)
 
 
 def test_smoke_stdio_study_runs_and_resumes(tmp_path: Path) -> None:
